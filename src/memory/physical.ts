@@ -1,0 +1,108 @@
+/**
+ * Physical address space of the PC: RAM from 0, the firmware ROM mapped so it
+ * ends at 0xFFFFF and again at 0xFFFFFFFF, and MMIO ranges. The CPU's fast
+ * path indexes `ram` directly for pages whose kind is Ram (reads and writes)
+ * or Rom (reads only); everything else goes through read8/write8.
+ */
+export const enum PageKind {
+  Ram = 0,
+  /** Readable from `ram` (a copy of the ROM lives there); writes are dropped. */
+  Rom = 1,
+  /** Slow path for every access: MMIO, the high ROM alias, unmapped space. */
+  Slow = 2,
+}
+
+export interface MmioHandler {
+  read8(addr: number): number;
+  write8(addr: number, value: number): void;
+}
+
+interface MmioRange {
+  start: number;
+  end: number; // exclusive
+  handler: MmioHandler;
+}
+
+export interface PhysicalMemoryOptions {
+  /** RAM size in bytes; at least 2 MiB, a multiple of 4 KiB. */
+  ramBytes: number;
+}
+
+export class PhysicalMemory {
+  readonly ram: Uint8Array;
+  readonly ramBytes: number;
+  /** One entry per 4 KiB physical page (all 4 GiB), see PageKind. */
+  readonly pageKind = new Uint8Array(1 << 20);
+  private rom: Uint8Array = new Uint8Array(0);
+  private romHighBase = 0; // physical address where the high alias starts (0 = none)
+  private readonly mmio: MmioRange[] = [];
+  /** Called whenever the mapping changes (ROM load, MMIO map) so the CPU can flush its TLB. */
+  onMapChange: (() => void) | null = null;
+
+  constructor(opts: PhysicalMemoryOptions) {
+    if (opts.ramBytes < 2 << 20 || opts.ramBytes % 4096 !== 0) {
+      throw new Error(`RAM size ${opts.ramBytes} must be at least 2 MiB and a multiple of 4 KiB`);
+    }
+    this.ramBytes = opts.ramBytes;
+    this.ram = new Uint8Array(opts.ramBytes);
+    this.pageKind.fill(PageKind.Slow);
+    this.pageKind.fill(PageKind.Ram, 0, opts.ramBytes >>> 12);
+  }
+
+  /**
+   * Map a firmware image (64 to 256 KiB, a multiple of 64 KiB) so that it ends
+   * at 0xFFFFF and at 0xFFFFFFFF.
+   */
+  loadRom(image: Uint8Array): void {
+    const n = image.length;
+    if (n < 0x10000 || n > 0x40000 || n % 0x10000 !== 0) {
+      throw new Error(`firmware image is ${n} bytes; it must be 64, 128, 192 or 256 KiB`);
+    }
+    this.rom = image.slice();
+    const lowBase = 0x100000 - n;
+    this.ram.set(this.rom, lowBase);
+    this.pageKind.fill(PageKind.Rom, lowBase >>> 12, 0x100);
+    this.romHighBase = 0x100000000 - n;
+    this.pageKind.fill(PageKind.Slow, this.romHighBase / 4096, 1 << 20);
+    this.onMapChange?.();
+  }
+
+  /** Claim [start, start+length) for a device. Page granular on the fast path. */
+  mapMmio(start: number, length: number, handler: MmioHandler): void {
+    this.mmio.push({ start, end: start + length, handler });
+    for (let p = Math.floor(start / 4096); p < Math.ceil((start + length) / 4096); p++) this.pageKind[p] = PageKind.Slow;
+    this.onMapChange?.();
+  }
+
+  /** Slow-path byte read at a physical address (unsigned 32-bit number). */
+  read8(addr: number): number {
+    addr >>>= 0;
+    const kind = this.pageKind[addr >>> 12];
+    if (kind !== PageKind.Slow) return this.ram[addr];
+    for (let i = 0; i < this.mmio.length; i++) {
+      const r = this.mmio[i];
+      if (addr >= r.start && addr < r.end) return r.handler.read8(addr) & 0xff;
+    }
+    if (this.romHighBase !== 0 && addr >= this.romHighBase) return this.rom[addr - this.romHighBase];
+    if (addr < this.ramBytes) return this.ram[addr];
+    return 0xff; // open bus
+  }
+
+  write8(addr: number, value: number): void {
+    addr >>>= 0;
+    const kind = this.pageKind[addr >>> 12];
+    if (kind === PageKind.Ram) {
+      this.ram[addr] = value;
+      return;
+    }
+    if (kind === PageKind.Rom) return;
+    for (let i = 0; i < this.mmio.length; i++) {
+      const r = this.mmio[i];
+      if (addr >= r.start && addr < r.end) {
+        r.handler.write8(addr, value & 0xff);
+        return;
+      }
+    }
+    if (addr < this.ramBytes) this.ram[addr] = value;
+  }
+}
