@@ -12,8 +12,8 @@
  *   between the two syncs before (a stride prediction): syncs on a regular
  *   instruction grid cost one byte.
  *   `check` stores its distance from the first multiple of the header's
- *   `checkpointInterval` at or after the previous event: checks on that grid
- *   cost one byte.
+ *   `checkpointInterval` at or after the previous event and after the
+ *   previous check: checks on that grid cost one byte.
  * - ns (sync, halt): `sync` stores its ns distance from the previous sync/halt
  *   minus the previous sync's distance (regular host-clock syncs differ only
  *   by jitter); `halt` stores the plain distance.
@@ -55,6 +55,8 @@ export class ChunkState {
   /** Last ns of a sync or halt. */
   ns: number;
   syncNsStride = 0;
+  /** Icount of the previous check, -1 before the first. */
+  checkIc = -1;
   eip = 0;
   /** Sites by index (decoder) and index by site (encoder). */
   readonly sites: string[] = [];
@@ -112,6 +114,14 @@ export function gridNext(x: number, n: number): number {
   return g <= Number.MAX_SAFE_INTEGER ? g : x;
 }
 
+/**
+ * Where the next check is expected: the first grid point at or after the
+ * previous event that does not already have a check (one check per point).
+ */
+function checkPrediction(s: ChunkState): number {
+  return gridNext(Math.max(s.ic, s.checkIc + 1), s.checkpointInterval);
+}
+
 // ------------------------------------------------------------ the kinds
 
 const sync: KindCodec<SyncEvent> = {
@@ -167,16 +177,16 @@ const check: KindCodec<CheckEvent> = {
   code: 2,
   fields: 4,
   encode(e, s, out) {
-    out.push(e.icount - gridNext(s.ic, s.checkpointInterval), (e.eip - s.eip) | 0, e.regs, e.mem);
-    s.ic = e.icount;
+    out.push(e.icount - checkPrediction(s), (e.eip - s.eip) | 0, e.regs, e.mem);
+    s.ic = s.checkIc = e.icount;
     s.eip = e.eip;
   },
   decode(v, at, s) {
-    const icount = advance(gridNext(s.ic, s.checkpointInterval), int(v[at], "icount"), s.ic, "icount");
+    const icount = advance(checkPrediction(s), int(v[at], "icount"), s.ic, "icount");
     const deip = int(v[at + 1], "eip");
     if (deip !== (deip | 0)) throw new PayloadError(`eip step ${deip} is not an int32`);
     const eip = (s.eip + deip) >>> 0;
-    s.ic = icount;
+    s.ic = s.checkIc = icount;
     s.eip = eip;
     return { kind: "check", icount, eip, regs: int(v[at + 2], "regs"), mem: int(v[at + 3], "mem") };
   },
@@ -253,8 +263,17 @@ export function packedSize(v: Value): number {
     if (v >= 0) return v < 0x80 ? 1 : v < 0x100 ? 2 : v < 0x10000 ? 3 : v < 0x100000000 ? 5 : 9;
     return v >= -32 ? 1 : v >= -128 ? 2 : v >= -32768 ? 3 : v >= -0x80000000 ? 5 : 9;
   }
-  const n = typeof v === "string" ? v.length * 3 : v.length; // strings: UTF-8 upper bound
+  const n = typeof v === "string" ? utf8Length(v) : v.length;
   return n + (n < 32 && typeof v === "string" ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 5);
+}
+
+function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    n += c < 0x80 ? 1 : c < 0x800 ? 2 : 3; // a surrogate pair counts 3 + 3: an over-estimate by 2
+  }
+  return n;
 }
 
 // ------------------------------------------------------------ encoder

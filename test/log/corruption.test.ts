@@ -1,0 +1,275 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { crc32 } from "../../src/log/crc32.ts";
+import { VarintReader } from "../../src/log/varint.ts";
+import { LOG_FORMAT_VERSION, type LogEvent, LogFormatError, readLog } from "../../src/log/index.ts";
+import { HEADER, TRAILER, eventsArb, writeLog } from "./log-fixtures.ts";
+
+const EVENTS: LogEvent[] = [
+  { kind: "sync", icount: 0, ns: 0 },
+  { kind: "input", icount: 10, device: "com1", data: Uint8Array.of(0x68, 0x69) },
+  { kind: "check", icount: 1_000_000, eip: 0x7c00, regs: 1, mem: 2 },
+  { kind: "sync", icount: 1_200_000, ns: 4_000_000 },
+  { kind: "value", icount: 1_200_001, site: "rdtsc", value: 99 },
+  { kind: "halt", icount: 1_300_000, ns: 9_000_000 },
+  { kind: "check", icount: 2_000_000, eip: 0x7c10, regs: 3, mem: 4 },
+];
+
+/** A small log: three chunks and a trailer. */
+const LOG = writeLog(EVENTS, { writer: { chunkEvents: 3, indexBytes: 0 } });
+const GOOD = readLog(LOG);
+const HEADER_END = GOOD.chunks[0].offset;
+
+/** readLog's outcome, with any LogFormatError caught and anything else rethrown. */
+function attempt(bytes: Uint8Array): ReturnType<typeof readLog> | LogFormatError {
+  try {
+    return readLog(bytes);
+  } catch (e) {
+    if (e instanceof LogFormatError) return e;
+    throw e;
+  }
+}
+
+/** Positions in a chunk frame: each frame varint's start, and the payload's start and length. */
+function frameAt(bytes: Uint8Array, offset: number): { fields: number[]; payloadStart: number; payloadLength: number } {
+  const r = new VarintReader(bytes, offset + 1, bytes.length);
+  const fields: number[] = [];
+  let value = 0;
+  for (let i = 0; i < 6; i++) {
+    fields.push(r.pos);
+    value = r.read();
+  }
+  return { fields, payloadStart: r.pos, payloadLength: value };
+}
+
+function reseal(b: Uint8Array, offset: number, end: number): void {
+  const crc = crc32(b, offset, end);
+  b[end] = crc & 0xff;
+  b[end + 1] = (crc >>> 8) & 0xff;
+  b[end + 2] = (crc >>> 16) & 0xff;
+  b[end + 3] = crc >>> 24;
+}
+
+function flip(bytes: Uint8Array, at: number, mask: number): Uint8Array {
+  const b = bytes.slice();
+  b[at] ^= mask;
+  return b;
+}
+
+function expectError(bytes: Uint8Array, code: string, message?: RegExp): LogFormatError {
+  const r = attempt(bytes);
+  expect(r).toBeInstanceOf(LogFormatError);
+  const e = r as LogFormatError;
+  expect(e.code).toBe(code);
+  if (message) expect(e.message).toMatch(message);
+  expect(e.message).not.toContain("\n");
+  return e;
+}
+
+describe("damaged logs", () => {
+  it("fixture_hasThreeChunksAndATrailer", () => {
+    expect(GOOD.complete).toBe(true);
+    expect(GOOD.chunks.length).toBe(3);
+  });
+
+  it("readLog_anySingleByteFlipInACompleteLog_throwsLogFormatError", () => {
+    for (let at = 0; at < LOG.length; at++) {
+      for (const mask of [0x01, 0x80, 0xff, 0x10]) {
+        const r = attempt(flip(LOG, at, mask));
+        if (!(r instanceof LogFormatError)) throw new Error(`flip 0x${mask.toString(16)} at byte ${at} was accepted`);
+      }
+    }
+  });
+
+  it("readLog_randomLogsWithOneByteFlipped_neverAcceptsIt", () => {
+    fc.assert(
+      fc.property(
+        eventsArb(1000, 25),
+        fc.integer({ min: 1, max: 5 }),
+        fc.nat(),
+        fc.integer({ min: 1, max: 255 }),
+        (events, chunkEvents, where, mask) => {
+          const bytes = writeLog(events, { header: { ...HEADER, checkpointInterval: 1000 }, writer: { chunkEvents } });
+          expect(attempt(flip(bytes, where % bytes.length, mask))).toBeInstanceOf(LogFormatError);
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+
+  it("readLog_oneByteFlippedInAnIncompleteLog_errorsOrReturnsOnlyAPrefix", () => {
+    fc.assert(
+      fc.property(
+        eventsArb(0, 25),
+        fc.integer({ min: 1, max: 5 }),
+        fc.nat(),
+        fc.integer({ min: 1, max: 255 }),
+        (events, chunkEvents, where, mask) => {
+          const bytes = writeLog(events, { writer: { chunkEvents }, trailer: null });
+          const r = attempt(flip(bytes, where % bytes.length, mask));
+          if (r instanceof LogFormatError) return;
+          expect(r.complete).toBe(false);
+          expect(r.events.length).toBeLessThan(events.length);
+          expect(r.events).toEqual(events.slice(0, r.events.length));
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+
+  it("readLog_cutAtEveryOffset_isIncompletePrefixOrTruncatedError", () => {
+    const ends = GOOD.chunks.map((c) => c.offset + c.bytes);
+    for (let cut = 0; cut <= LOG.length; cut++) {
+      const r = attempt(LOG.subarray(0, cut));
+      if (cut < HEADER_END) {
+        // Inside the magic of an empty file it is still a cut, not a foreign file.
+        expect(r, `cut ${cut}`).toBeInstanceOf(LogFormatError);
+        expect((r as LogFormatError).code).toBe("truncated");
+        continue;
+      }
+      if (r instanceof LogFormatError) throw new Error(`cut at ${cut}: ${r.code}: ${r.message}`);
+      if (cut === LOG.length) {
+        expect(r.complete).toBe(true);
+        continue;
+      }
+      const whole = ends.filter((e) => e <= cut).length;
+      const n = GOOD.chunks.slice(0, whole).reduce((k, c) => k + c.events, 0);
+      expect(r.complete).toBe(false);
+      expect(r.trailer).toBeNull();
+      expect(r.chunks.length).toBe(whole);
+      expect(r.events).toEqual(EVENTS.slice(0, n));
+      expect(r.validBytes).toBe(whole === 0 ? HEADER_END : ends[whole - 1]);
+      expect(r.incomplete).toMatch(/^the file ends /);
+    }
+  });
+
+  it("readLog_randomLogsCutAnywhere_neverThrowAnythingElse", () => {
+    fc.assert(
+      fc.property(eventsArb(7, 20), fc.integer({ min: 1, max: 4 }), fc.nat(), (events, chunkEvents, c) => {
+        const bytes = writeLog(events, { header: { ...HEADER, checkpointInterval: 7 }, writer: { chunkEvents } });
+        const r = attempt(bytes.subarray(0, c % (bytes.length + 1)));
+        if (r instanceof LogFormatError) expect(r.code).toBe("truncated");
+        else expect(r.events).toEqual(events.slice(0, r.events.length));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("readLog_arbitraryBytes_onlyEverThrowsLogFormatError", () => {
+    const prefix = LOG.subarray(0, HEADER_END);
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), fc.boolean(), (junk, keepHeader) => {
+        const bytes = keepHeader ? new Uint8Array([...prefix, ...junk]) : junk;
+        attempt(bytes);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("readLog_wrongMagic_isNotALog", () => {
+    expectError(new TextEncoder().encode("#!/bin/sh\necho hello\n"), "not-a-log", /not a retrace log/);
+    expectError(flip(LOG, 0, 0x80), "not-a-log");
+  });
+
+  it("readLog_emptyFile_isTruncated", () => {
+    expectError(new Uint8Array(0), "truncated", /inside the header/);
+  });
+
+  it("readLog_versionFromTheFuture_isUnsupportedVersion", () => {
+    const b = LOG.slice();
+    b[8] = LOG_FORMAT_VERSION + 1;
+    expectError(b, "unsupported-version", new RegExp(`version ${LOG_FORMAT_VERSION + 1} is not supported`));
+    // Only the first 10 bytes are needed to say so.
+    expectError(b.subarray(0, 10), "unsupported-version");
+  });
+
+  it("readLog_headerByteFlipped_isBadCrcAtByte8", () => {
+    const e = expectError(flip(LOG, 20, 1), "bad-crc", /^header at byte 8: CRC mismatch$/);
+    expect(e.offset).toBe(8);
+  });
+
+  it("readLog_chunkPayloadByteFlipped_namesChunkAndOffset", () => {
+    const c = GOOD.chunks[1];
+    const e = expectError(flip(LOG, c.offset + c.bytes - 6, 4), "bad-crc");
+    expect(e.message).toBe(`chunk 1 at byte ${c.offset}: CRC mismatch`);
+    expect(e.chunk).toBe(1);
+    expect(e.offset).toBe(c.offset);
+  });
+
+  it("readLog_chunkLengthDamagedInCompleteLog_isAnErrorNotACut", () => {
+    // The frame's last varint is the payload length: make it point past the end of the file.
+    const c = GOOD.chunks[2];
+    const f = frameAt(LOG, c.offset);
+    const at = f.fields[5];
+    expect(LOG[at]).toBe(f.payloadLength);
+    expect(f.payloadLength).toBeLessThan(128);
+    const b = new Uint8Array([...LOG.subarray(0, at), 0xff, 0x7f, ...LOG.subarray(at + 1)]);
+    expectError(b, "bad-chunk", /^chunk 2 at byte \d+: frame runs past the trailer at byte \d+$/);
+  });
+
+  it("readLog_unknownRecordType_isBadChunk", () => {
+    const c = GOOD.chunks[1];
+    expectError(flip(LOG, c.offset, 0x20), "bad-chunk", /unknown record type 0x63/);
+  });
+
+  it("readLog_bytesAfterTheFooter_isBadTrailer", () => {
+    expectError(new Uint8Array([...LOG, 0]), "bad-trailer", /1 bytes after the end of the log/);
+    expectError(new Uint8Array([...LOG, ...LOG]), "bad-trailer");
+  });
+
+  it("readLog_trailerCountsDisagreeWithChunks_isBadTrailer", () => {
+    // A trailer from a different run, re-sealed with a valid CRC: only the cross-check can catch it.
+    const other = writeLog(EVENTS.slice(0, 6), { writer: { chunkEvents: 3, indexBytes: 0 } });
+    const otherLog = readLog(other);
+    const trailerAt = otherLog.chunks[1].offset + otherLog.chunks[1].bytes;
+    const spliced = new Uint8Array([
+      ...LOG.subarray(0, GOOD.chunks[2].offset + GOOD.chunks[2].bytes),
+      ...other.subarray(trailerAt),
+    ]);
+    expectError(spliced, "bad-trailer", /says 2 chunks, the log has 3/);
+  });
+
+  it("readLog_trailerWithWrongEventCount_isBadTrailer", () => {
+    const both = writeLog(EVENTS, { writer: { chunkEvents: 3 }, trailer: TRAILER });
+    const log = readLog(both);
+    const fewer = EVENTS.filter((_, i) => i !== 4); // drop the value event: same chunk count, different counts
+    const other = writeLog(fewer, { writer: { chunkEvents: 3 } });
+    const tOther = readLog(other).chunks.at(-1)!;
+    const tThis = log.chunks.at(-1)!;
+    const spliced = new Uint8Array([
+      ...both.subarray(0, tThis.offset + tThis.bytes),
+      ...other.subarray(tOther.offset + tOther.bytes),
+    ]);
+    expectError(spliced, "bad-trailer");
+  });
+
+  it("readLog_validCrcButNonsensePayload_isBadEvent", () => {
+    // Re-seal chunk 0 with a payload whose kind code is unknown.
+    const c = GOOD.chunks[0];
+    const b = LOG.slice();
+    b[frameAt(LOG, c.offset).payloadStart + 1] = 0x7f; // first element of the flat array: kind code 127
+    reseal(b, c.offset, c.offset + c.bytes - 4);
+    expectError(b, "bad-event", /^chunk 0 at byte \d+: event 0: unknown kind code 127$/);
+  });
+
+  it("readLog_footerCutShort_isIncompleteWithAllEvents", () => {
+    const r = attempt(LOG.subarray(0, LOG.length - 3));
+    expect(r).not.toBeInstanceOf(LogFormatError);
+    const log = r as ReturnType<typeof readLog>;
+    expect(log.complete).toBe(false);
+    expect(log.events).toEqual(EVENTS);
+    expect(log.incomplete).toMatch(/inside the footer/);
+  });
+
+  it("readLog_errorMessages_followTheDocumentedShape", () => {
+    for (let at = 0; at < LOG.length; at += 3) {
+      const r = attempt(flip(LOG, at, 0x55));
+      expect(r).toBeInstanceOf(LogFormatError);
+      const e = r as LogFormatError;
+      expect(e.message).toMatch(
+        /^(not a retrace log|truncated|log format version|header|chunk \d+ at byte \d+: |trailer at byte|footer at byte|\d+ bytes after)/,
+      );
+      expect(e.message).not.toContain("\n");
+    }
+  });
+});
