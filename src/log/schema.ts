@@ -84,7 +84,10 @@ export const InputEvent = z.strictObject({
   kind: z.literal("input"),
   icount,
   device: InputDevice,
-  data: z.instanceof(Uint8Array).refine((d) => d.length >= 1 && d.length <= 65536, "expected 1 to 65536 bytes"),
+  /** The bytes delivered (any Uint8Array, Buffer included; the reader returns plain Uint8Arrays). */
+  data: z
+    .custom<Uint8Array>((v) => v instanceof Uint8Array, "expected a Uint8Array")
+    .refine((d) => d.length >= 1 && d.length <= 65536, "expected 1 to 65536 bytes"),
 });
 export const CheckEvent = z.strictObject({
   kind: z.literal("check"),

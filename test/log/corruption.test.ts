@@ -1,9 +1,10 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { crc32 } from "../../src/log/crc32.ts";
-import { VarintReader } from "../../src/log/varint.ts";
+import { pack } from "../../src/log/format.ts";
+import { VarintReader, writeVarint } from "../../src/log/varint.ts";
 import { LOG_FORMAT_VERSION, type LogEvent, LogFormatError, readLog } from "../../src/log/index.ts";
-import { HEADER, TRAILER, eventsArb, writeLog } from "./log-fixtures.ts";
+import { HEADER, eventsArb, writeLog } from "./log-fixtures.ts";
 
 const EVENTS: LogEvent[] = [
   { kind: "sync", icount: 0, ns: 0 },
@@ -64,6 +65,31 @@ function expectError(bytes: Uint8Array, code: string, message?: RegExp): LogForm
   if (message) expect(e.message).toMatch(message);
   expect(e.message).not.toContain("\n");
   return e;
+}
+
+/** The fixture's header followed by one chunk whose payload is `values`, with a valid CRC and no trailer. */
+function craftedChunk(
+  values: unknown,
+  frame: Partial<Record<"seq" | "count" | "first" | "span" | "nsBase", number>> = {},
+): Uint8Array {
+  const payload = pack(values);
+  const fields = [
+    frame.seq ?? 0,
+    frame.count ?? 1,
+    frame.first ?? 0,
+    frame.span ?? 0,
+    frame.nsBase ?? 0,
+    payload.length,
+  ];
+  const out = new Uint8Array(HEADER_END + 1 + 6 * 8 + payload.length + 4);
+  out.set(LOG.subarray(0, HEADER_END));
+  let pos = HEADER_END;
+  out[pos++] = 0x43;
+  for (const f of fields) pos = writeVarint(out, pos, f);
+  out.set(payload, pos);
+  pos += payload.length;
+  reseal(out, HEADER_END, pos);
+  return out.subarray(0, pos + 4);
 }
 
 describe("damaged logs", () => {
@@ -229,18 +255,18 @@ describe("damaged logs", () => {
     expectError(spliced, "bad-trailer", /says 2 chunks, the log has 3/);
   });
 
-  it("readLog_trailerWithWrongEventCount_isBadTrailer", () => {
-    const both = writeLog(EVENTS, { writer: { chunkEvents: 3 }, trailer: TRAILER });
-    const log = readLog(both);
-    const fewer = EVENTS.filter((_, i) => i !== 4); // drop the value event: same chunk count, different counts
-    const other = writeLog(fewer, { writer: { chunkEvents: 3 } });
-    const tOther = readLog(other).chunks.at(-1)!;
-    const tThis = log.chunks.at(-1)!;
-    const spliced = new Uint8Array([
-      ...both.subarray(0, tThis.offset + tThis.bytes),
-      ...other.subarray(tOther.offset + tOther.bytes),
-    ]);
-    expectError(spliced, "bad-trailer");
+  it("readLog_trailerWithWrongEventCounts_isBadTrailer", () => {
+    // Same chunk boundaries and offsets, but one value event became a sync: only the per-kind counts differ.
+    const swapped = EVENTS.map(
+      (e): LogEvent => (e.kind === "value" ? { kind: "sync", icount: e.icount, ns: 4_000_000 } : e),
+    );
+    const opts = { writer: { chunkEvents: 3, indexBytes: 1 << 20 } };
+    const a = writeLog(EVENTS, opts);
+    const b = writeLog(swapped, opts);
+    const ca = readLog(a).chunks.at(-1)!;
+    const cb = readLog(b).chunks.at(-1)!;
+    const spliced = new Uint8Array([...a.subarray(0, ca.offset + ca.bytes), ...b.subarray(cb.offset + cb.bytes)]);
+    expectError(spliced, "bad-trailer", /says 3 sync events, the chunks hold 2/);
   });
 
   it("readLog_validCrcButNonsensePayload_isBadEvent", () => {
@@ -250,6 +276,65 @@ describe("damaged logs", () => {
     b[frameAt(LOG, c.offset).payloadStart + 1] = 0x7f; // first element of the flat array: kind code 127
     reseal(b, c.offset, c.offset + c.bytes - 4);
     expectError(b, "bad-event", /^chunk 0 at byte \d+: event 0: unknown kind code 127$/);
+  });
+
+  type Frame = Partial<Record<"seq" | "count" | "first" | "span" | "nsBase", number>>;
+  it.each<[string, unknown, Frame, RegExp]>([
+    ["payload is not an array", { a: 1 }, {}, /payload is not an array/],
+    ["unknown kind code", [9, 0, 0], {}, /event 0: unknown kind code 9/],
+    ["kind code is a string", ["sync", 0, 0], {}, /unknown kind code "sync"/],
+    ["fields missing", [0, 0], {}, /event 0 \(sync\): payload ends early/],
+    ["icount is a float", [1, 0.5, 0, Uint8Array.of(1)], {}, /icount: expected an integer, got 0.5/],
+    [
+      "icount goes backwards",
+      [0, 0, 0, 1, -1, 0, Uint8Array.of(1)],
+      { count: 2 },
+      /event 1 \(input\): icount .* backwards/,
+    ],
+    ["ns goes backwards", [4, 0, 5, 4, 0, -1], { count: 2, nsBase: 10 }, /event 1 \(halt\): ns .*backwards/],
+    ["eip step beyond int32", [2, 0, 2 ** 32, 1, 1], {}, /eip step 4294967296 is not an int32/],
+    ["regs beyond 32 bits", [2, 0, 0, 2 ** 32, 1], {}, /event 0 \(check\): regs:/],
+    ["unknown input device", [1, 0, 9, Uint8Array.of(1)], {}, /unknown input device 9/],
+    ["input data not binary", [1, 0, 0, "hi"], {}, /input data: expected binary, got "hi"/],
+    ["empty input data", [1, 0, 0, new Uint8Array(0)], {}, /event 0 \(input\): data: expected 1 to 65536 bytes/],
+    ["site index never defined", [3, 0, 0, 7], {}, /site index 0 not defined yet/],
+    ["site spelled twice", [3, 0, "a", 1, 3, 0, "a", 2], { count: 2 }, /site "a" spelled out twice/],
+    ["value not an integer", [3, 0, "rdtsc", 1.5], {}, /value: expected an integer/],
+    ["count disagrees", [0, 0, 0], { count: 2 }, /holds 1 events, frame says 2/],
+    ["zero events", [], { count: 0 }, /holds no events/],
+    ["first icount disagrees", [1, 5, 0, Uint8Array.of(1)], {}, /event 0 has icount 5, frame says 0/],
+    ["last icount disagrees", [0, 0, 0], { span: 3 }, /last icount is 0, frame says 3/],
+    ["sequence number wrong", [0, 0, 0], { seq: 1 }, /sequence number is 1/],
+  ])("readLog_validCrcButPayload_%s_isRejected", (_name, values, frame, message) => {
+    const e = expectError(
+      craftedChunk(values, frame),
+      frame.seq || frame.count === 0 ? "bad-chunk" : "bad-event",
+      message,
+    );
+    expect(e.message).toMatch(/^chunk 0 at byte \d+: /);
+    expect(e.chunk).toBe(0);
+  });
+
+  it("readLog_validCrcAndAnyMsgpackPayload_throwsOnlyLogFormatError", () => {
+    const value = fc.oneof(
+      fc.integer({ min: -40, max: 300 }),
+      fc.constantFrom(0, 1, 2, 3, 4, 2 ** 32, -(2 ** 31) - 1, 2 ** 53, 0.5, -0),
+      fc.string({ maxLength: 4 }),
+      fc.uint8Array({ maxLength: 3 }),
+      fc.constant(null),
+      fc.boolean(),
+    );
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.array(value, { maxLength: 24 }), fc.anything()),
+        fc.record({ count: fc.nat(8), first: fc.nat(300), span: fc.nat(300), nsBase: fc.nat(300) }),
+        (values, frame) => {
+          const r = attempt(craftedChunk(values, frame));
+          if (!(r instanceof LogFormatError)) expect(r.events.length).toBe(frame.count);
+        },
+      ),
+      { numRuns: 3000 },
+    );
   });
 
   it("readLog_footerCutShort_isIncompleteWithAllEvents", () => {

@@ -117,7 +117,7 @@ export function eventsArb(checkpointInterval: number, maxLength = 60): fc.Arbitr
             }
             return { kind: "check", icount: ic, eip: d.eip, regs: d.regs, mem: d.mem };
           }
-          case "value":
+          default:
             return { kind: "value", icount: ic, site: d.site, value: d.value };
         }
       });

@@ -9,7 +9,7 @@ import {
   LogWriter,
   readLog,
 } from "../../src/log/index.ts";
-import { HEADER, TRAILER, eventsArb, writeLog } from "./log-fixtures.ts";
+import { HEADER, TRAILER, concat, eventsArb, writeLog } from "./log-fixtures.ts";
 
 const ONE_OF_EACH: LogEvent[] = [
   { kind: "sync", icount: 0, ns: 0 },
@@ -219,8 +219,7 @@ describe("LogWriter", () => {
     w.push({ kind: "input", icount: 0, device: "com1", data: buf });
     buf.fill(9);
     w.finish({ ...TRAILER, instructions: 1 });
-    const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-    parts.reduce((at, p) => (bytes.set(p, at), at + p.length), 0);
+    const bytes = concat(parts);
     const e = readLog(bytes).events[0];
     expect(e.kind === "input" && [...e.data]).toEqual([1, 2, 3]);
   });
@@ -237,8 +236,7 @@ describe("LogWriter", () => {
     expect(() => w.flush()).toThrow("disk full");
     fail = false;
     w.finish({ ...TRAILER, instructions: 1 });
-    const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-    parts.reduce((at, p) => (bytes.set(p, at), at + p.length), 0);
+    const bytes = concat(parts);
     expect(readLog(bytes).events).toEqual([{ kind: "sync", icount: 1, ns: 1 }]);
   });
 

@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { ChunkEncoder } from "../../src/log/events.ts";
 import { pack } from "../../src/log/format.ts";
 import { type LogEvent, LogWriter, readLog } from "../../src/log/index.ts";
-import { HEADER, TRAILER, xorshift } from "./log-fixtures.ts";
+import { HEADER, TRAILER, concat, xorshift } from "./log-fixtures.ts";
 
 interface Run {
   bytes: Uint8Array;
@@ -55,8 +55,7 @@ function capture(seed: number, jitterNs: number, speedVar: number): Run {
     if (flushAfter[i]) w.flush();
   });
   w.finish({ ...TRAILER, instructions: Math.max(ic, events[events.length - 1].icount) });
-  const bytes = new Uint8Array(w.bytesWritten);
-  parts.reduce((at, p) => (bytes.set(p, at), at + p.length), 0);
+  const bytes = concat(parts);
   return { bytes, headerBytes, instructions: ic, events };
 }
 
