@@ -67,11 +67,10 @@ function expectError(bytes: Uint8Array, code: string, message?: RegExp): LogForm
   return e;
 }
 
-/** The fixture's header followed by one chunk whose payload is `values`, with a valid CRC and no trailer. */
-function craftedChunk(
-  values: unknown,
-  frame: Partial<Record<"seq" | "count" | "first" | "span" | "nsBase", number>> = {},
-): Uint8Array {
+type Frame = Partial<Record<"seq" | "count" | "first" | "span" | "nsBase", number>>;
+
+/** A chunk record with payload `values` and a valid CRC. */
+function chunkRecord(values: unknown, frame: Frame = {}): Uint8Array {
   const payload = pack(values);
   const fields = [
     frame.seq ?? 0,
@@ -81,15 +80,54 @@ function craftedChunk(
     frame.nsBase ?? 0,
     payload.length,
   ];
-  const out = new Uint8Array(HEADER_END + 1 + 6 * 8 + payload.length + 4);
-  out.set(LOG.subarray(0, HEADER_END));
-  let pos = HEADER_END;
-  out[pos++] = 0x43;
+  const out = new Uint8Array(1 + 6 * 8 + payload.length + 4);
+  out[0] = 0x43;
+  let pos = 1;
   for (const f of fields) pos = writeVarint(out, pos, f);
   out.set(payload, pos);
   pos += payload.length;
-  reseal(out, HEADER_END, pos);
+  reseal(out, 0, pos);
   return out.subarray(0, pos + 4);
+}
+
+/** The fixture's header followed by one crafted chunk, no trailer. */
+function craftedChunk(values: unknown, frame: Frame = {}): Uint8Array {
+  return new Uint8Array([...LOG.subarray(0, HEADER_END), ...chunkRecord(values, frame)]);
+}
+
+/** A header record around `body` (any value), CRC valid. */
+function sealHeader(body: unknown, version = LOG_FORMAT_VERSION, reserved = 0): Uint8Array {
+  const b = pack(body);
+  const out = new Uint8Array(16 + b.length + 4);
+  out.set(LOG.subarray(0, 8));
+  out[8] = version;
+  out[10] = reserved;
+  new DataView(out.buffer).setUint32(12, b.length, true);
+  out.set(b, 16);
+  reseal(out, 8, 16 + b.length);
+  return out;
+}
+
+/** A trailer record and footer around `body` (any value), CRC valid. */
+function sealTrailer(body: unknown): Uint8Array {
+  const b = pack(body);
+  const out = new Uint8Array(1 + 8 + b.length + 4 + 12);
+  out[0] = 0x54;
+  let pos = writeVarint(out, 1, b.length);
+  out.set(b, pos);
+  pos += b.length;
+  reseal(out, 0, pos);
+  pos += 4;
+  new DataView(out.buffer).setUint32(pos, pos, true);
+  out.set(new TextEncoder().encode("RTLOGEND"), pos + 4);
+  return out.subarray(0, pos + 12);
+}
+
+const CHUNKS_END = GOOD.chunks[2].offset + GOOD.chunks[2].bytes;
+
+/** The fixture with its trailer replaced by `trailer` (fields overriding the good one's). */
+function withTrailer(fields: Record<string, unknown>): Uint8Array {
+  return new Uint8Array([...LOG.subarray(0, CHUNKS_END), ...sealTrailer({ ...GOOD.trailer, ...fields })]);
 }
 
 describe("damaged logs", () => {
@@ -278,7 +316,6 @@ describe("damaged logs", () => {
     expectError(b, "bad-event", /^chunk 0 at byte \d+: event 0: unknown kind code 127$/);
   });
 
-  type Frame = Partial<Record<"seq" | "count" | "first" | "span" | "nsBase", number>>;
   it.each<[string, unknown, Frame, RegExp]>([
     ["payload is not an array", { a: 1 }, {}, /payload is not an array/],
     ["unknown kind code", [9, 0, 0], {}, /event 0: unknown kind code 9/],
@@ -315,6 +352,24 @@ describe("damaged logs", () => {
     expect(e.chunk).toBe(0);
   });
 
+  it("readLog_chunkStartingBeforeThePreviousChunkEnds_isBadEvent", () => {
+    const b = new Uint8Array([
+      ...LOG.subarray(0, HEADER_END),
+      ...chunkRecord([0, 0, 0], { first: 100 }),
+      ...chunkRecord([0, 0, 0], { seq: 1, first: 99 }),
+    ]);
+    expectError(b, "bad-event", /^chunk 1 at byte \d+: first icount 99 is before the previous chunk's last \(100\)$/);
+  });
+
+  it("readLog_chunkWhoseNsIsBeforeThePreviousChunks_isBadEvent", () => {
+    const b = new Uint8Array([
+      ...LOG.subarray(0, HEADER_END),
+      ...chunkRecord([0, 0, 0], { nsBase: 500 }),
+      ...chunkRecord([4, 0, 0], { seq: 1, nsBase: 499 }),
+    ]);
+    expectError(b, "bad-event", /^chunk 1 at byte \d+: event 0 \(halt\): ns 499 is before 500$/);
+  });
+
   it("readLog_validCrcAndAnyMsgpackPayload_throwsOnlyLogFormatError", () => {
     const value = fc.oneof(
       fc.integer({ min: -40, max: 300 }),
@@ -335,6 +390,92 @@ describe("damaged logs", () => {
       ),
       { numRuns: 3000 },
     );
+  });
+
+  it("sealTrailer_ofTheGoodTrailer_reproducesTheFixture", () => {
+    expect(withTrailer({})).toEqual(LOG);
+  });
+
+  it.each<[string, Record<string, unknown>, RegExp]>([
+    [
+      "index offset wrong",
+      {
+        index: [
+          [0, GOOD.chunks[0].offset, 0],
+          [1, 1, GOOD.chunks[1].firstIcount],
+        ],
+      },
+      /index entry \[1, 1, /,
+    ],
+    ["index icount wrong", { index: [[0, GOOD.chunks[0].offset, 5]] }, /index entry \[0, \d+, 5\]/],
+    [
+      "index chunk beyond the log",
+      {
+        index: [
+          [0, GOOD.chunks[0].offset, 0],
+          [3, 1, 1],
+        ],
+      },
+      /index entry \[3, /,
+    ],
+    [
+      "index not starting at chunk 0",
+      { index: [[1, GOOD.chunks[1].offset, GOOD.chunks[1].firstIcount]] },
+      /index does not start at chunk 0/,
+    ],
+    [
+      "index out of order",
+      {
+        index: [
+          [0, GOOD.chunks[0].offset, 0],
+          [0, GOOD.chunks[0].offset, 0],
+        ],
+      },
+      /index entry \[0, /,
+    ],
+    [
+      "instructions before the last event",
+      { instructions: 1_999_999 },
+      /instructions 1999999 < last event icount 2000000/,
+    ],
+    ["unknown kind counted", { counts: { ...GOOD.trailer!.counts, irq: 0 } }, /unknown event kind "irq"/],
+    ["missing field", { endReason: undefined }, /endReason/],
+    ["unknown end reason", { endReason: "crash" }, /endReason/],
+  ])("readLog_resealedTrailerWith_%s_isBadTrailer", (_name, fields, message) => {
+    expectError(withTrailer(fields), "bad-trailer", message);
+  });
+
+  it("readLog_trailerNotAMap_isBadTrailer", () => {
+    expectError(new Uint8Array([...LOG.subarray(0, CHUNKS_END), ...sealTrailer([1, 2])]), "bad-trailer");
+  });
+
+  it("readLog_headerReservedFieldSet_isBadHeader", () => {
+    const h = sealHeader(GOOD.header, LOG_FORMAT_VERSION, 1);
+    expectError(new Uint8Array([...h, ...LOG.subarray(HEADER_END)]), "bad-header", /reserved field is not 0/);
+  });
+
+  it("readLog_headerBodyVersionDisagrees_isBadHeader", () => {
+    const h = sealHeader({ ...GOOD.header, formatVersion: 2 });
+    expectError(new Uint8Array([...h, ...LOG.subarray(HEADER_END)]), "bad-header", /formatVersion 2 disagrees/);
+  });
+
+  it.each<[string, unknown, RegExp]>([
+    ["not a map", [1, 2, 3], /^header: /],
+    ["bad clock", { ...GOOD.header, clock: "wall" }, /^header: clock: /],
+    ["unknown field", { ...GOOD.header, colour: "red" }, /^header: /],
+    ["missing disk", { ...GOOD.header, disk: undefined }, /^header: disk/],
+  ])("readLog_headerThat_%s_isBadHeader", (_name, body, message) => {
+    expectError(new Uint8Array([...sealHeader(body), ...LOG.subarray(HEADER_END)]), "bad-header", message);
+  });
+
+  it("sealHeader_ofTheGoodHeader_reproducesTheFixture", () => {
+    expect(sealHeader(GOOD.header)).toEqual(LOG.subarray(0, HEADER_END));
+  });
+
+  it("readLog_headerLengthHuge_isBadHeader", () => {
+    const b = LOG.slice();
+    b[15] = 0x7f;
+    expectError(b, "bad-header", /length \d+ is too large/);
   });
 
   it("readLog_footerCutShort_isIncompleteWithAllEvents", () => {
