@@ -1,4 +1,92 @@
+/**
+ * The retrace command line: commander parses, zod validates, the library does
+ * the work. Every failure the user can cause prints one line, `retrace: ...`,
+ * and exits non-zero (codes in README.md); only a bug in retrace itself shows
+ * a stack trace, and then under a clear "internal error" heading.
+ */
+import { Command, CommanderError, InvalidArgumentError } from "commander";
+import { UserError } from "../host/files.ts";
+import { runCommand } from "./run.ts";
+
+export const EXIT = {
+  ok: 0,
+  internal: 1,
+  usage: 2,
+  reset: 3,
+  limit: 4,
+  timeout: 5,
+  divergence: 6,
+  badLog: 7,
+  interrupted: 130,
+} as const;
+
+export function parseIntArg(name: string, min: number) {
+  return (v: string): number => {
+    if (!/^\d+$/.test(v.replace(/_/g, ""))) throw new InvalidArgumentError(`${name} must be a whole number`);
+    const n = Number(v.replace(/_/g, ""));
+    if (!Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be at least ${min}`);
+    return n;
+  };
+}
+
+export function parseSeconds(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError("must be a positive number of seconds");
+  return n;
+}
+
+export function parseClock(v: string): "host" | "virtual" {
+  if (v !== "host" && v !== "virtual") throw new InvalidArgumentError("must be 'host' or 'virtual'");
+  return v;
+}
+
 export async function main(argv: string[]): Promise<number> {
-  console.log("retrace", argv.join(" "));
-  return 0;
+  let code = 0;
+  const program = new Command("retrace")
+    .description("IA-32 PC emulator: capture a whole-system run cheaply, expand it into a full trace by replay")
+    .version("0.1.0")
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith("error:") ? `retrace: ${s.slice(7)}` : s) })
+    .showHelpAfterError(false);
+
+  program
+    .command("run")
+    .description("boot a disk image (default: the bundled demo); serial console on stdin/stdout")
+    .argument("[disk]", "raw disk image (never modified)")
+    .option("--memory <MiB>", "guest RAM in MiB", parseIntArg("--memory", 2), 128)
+    .option("--bios <file>", "firmware ROM image (64-256 KiB) instead of retrace's BIOS")
+    .option(
+      "--clock <mode>",
+      "guest time: host (follows the host clock) or virtual (from the instruction count)",
+      parseClock,
+      "host",
+    )
+    .option("--serial-out <file>", "also write the serial output to FILE")
+    .option("--debugcon <file>", "write bytes sent to port 0xE9 to FILE")
+    .option("--postcodes <file>", "write each POST code (port 0x80) to FILE, one hex byte per line")
+    .option("--max-instructions <n>", "stop after N instructions", parseIntArg("--max-instructions", 1))
+    .option("--until <text>", "stop when the serial output contains TEXT")
+    .option("--timeout <seconds>", "stop after this many seconds of host time", parseSeconds)
+    .option("--save-disk <file>", "write the final disk (image + guest writes) to a new file")
+    .option("-q, --quiet", "no summary on stderr")
+    .action(async (disk: string | undefined, opts) => {
+      code = await runCommand(disk, opts);
+    });
+
+  try {
+    await program.parseAsync(argv, { from: "user" });
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help")
+        return 0;
+      return EXIT.usage;
+    }
+    if (e instanceof UserError) {
+      process.stderr.write(`retrace: ${e.message}\n`);
+      return e.exitCode;
+    }
+    process.stderr.write(`retrace: internal error (please report): ${(e as Error).stack ?? e}\n`);
+    return EXIT.internal;
+  }
+  return code;
 }

@@ -285,7 +285,7 @@ export class Cpu implements CodeReader {
   }
 
   getEflags(): number {
-    return (this.eflags | this.arithFlags() | F.Bit1) | 0;
+    return this.eflags | this.arithFlags() | F.Bit1 | 0;
   }
 
   /** Set all of EFLAGS (no privilege filtering: callers filter). */
@@ -548,7 +548,7 @@ export class Cpu implements CodeReader {
     const newPte = pte | PTE.A | (write ? PTE.D : 0);
     if (newPte !== pte) this.physWrite32(pteAddr, newPte);
     pte = newPte;
-    const phys = (pte & ~0xfff) & this.a20Mask;
+    const phys = pte & ~0xfff & this.a20Mask;
     this.tlbFill(lin >>> 12, phys, this.permBits(allowUser, allowW, wp, (pte & PTE.D) !== 0));
     return ((phys & ~0xfff) | (lin & 0xfff)) >>> 0;
   }
@@ -563,7 +563,14 @@ export class Cpu implements CodeReader {
     return bits;
   }
 
-  private checkAccess(lin: number, write: boolean, user: boolean, allowUser: boolean, allowW: boolean, wp: boolean): void {
+  private checkAccess(
+    lin: number,
+    write: boolean,
+    user: boolean,
+    allowUser: boolean,
+    allowW: boolean,
+    wp: boolean,
+  ): void {
     if (user) {
       if (!allowUser || (write && !allowW)) this.pageFault(lin, 1, write, user);
     } else if (write && !allowW && wp) {
@@ -583,7 +590,9 @@ export class Cpu implements CodeReader {
       const r = this.ram;
       return r[p] | (r[p + 1] << 8) | (r[p + 2] << 16) | (r[p + 3] << 24);
     }
-    return this.mem.read8(p) | (this.mem.read8(p + 1) << 8) | (this.mem.read8(p + 2) << 16) | (this.mem.read8(p + 3) << 24);
+    return (
+      this.mem.read8(p) | (this.mem.read8(p + 1) << 8) | (this.mem.read8(p + 2) << 16) | (this.mem.read8(p + 3) << 24)
+    );
   }
 
   physWrite32(p: number, v: number): void {
@@ -707,7 +716,7 @@ export class Cpu implements CodeReader {
   /** Make sure a write of `w` bytes at `lin` will not fault (read-modify-write: fault before any change). */
   probeWrite(lin: number, w: number): void {
     this.translate(lin, true, this.cpl === 3);
-    if (((lin & 0xfff) + w) > 0x1000) this.translate((lin + w - 1) | 0, true, this.cpl === 3);
+    if ((lin & 0xfff) + w > 0x1000) this.translate((lin + w - 1) | 0, true, this.cpl === 3);
   }
 
   // ---------------------------------------------------------------- segmented access
@@ -918,7 +927,8 @@ export class Cpu implements CodeReader {
     const start = this.icount;
     const limit = start + max;
     while (this.icount < limit) {
-      if (this.halted || this.stopRequested || this.stopVector >= 0) break;
+      if (this.stopRequested || this.stopVector >= 0) break;
+      // A pending interrupt is checked before HLT so that it wakes the processor.
       if ((this.intr || this.nmiPending) && this.icount >= this.inhibitUntil) {
         if (this.nmiPending) {
           this.nmiPending = false;
@@ -930,6 +940,7 @@ export class Cpu implements CodeReader {
           continue;
         }
       }
+      if (this.halted) break;
       try {
         if (this.eflags & F.TF) this.stepTrap();
         else this.runBlock(limit);

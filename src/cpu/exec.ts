@@ -287,7 +287,9 @@ function executeRare(c: Cpu, i: Insn): void {
       c.halted = true;
       return;
     case Op.Xlat: {
-      const base = i.a16 ? (c.regs[Reg.EBX] + (c.regs[Reg.EAX] & 0xff)) & 0xffff : (c.regs[Reg.EBX] + (c.regs[Reg.EAX] & 0xff)) | 0;
+      const base = i.a16
+        ? (c.regs[Reg.EBX] + (c.regs[Reg.EAX] & 0xff)) & 0xffff
+        : (c.regs[Reg.EBX] + (c.regs[Reg.EAX] & 0xff)) | 0;
       c.setReg(1, Reg.EAX, c.rd8(i.segOverride >= 0 ? i.segOverride : Seg.DS, base));
       return;
     }
@@ -358,7 +360,7 @@ function executeRare(c: Cpu, i: Insn): void {
     case Op.Rdtsc: {
       if (c.cr4 & CR4.TSD && c.cpl !== 0 && c.protectedMode) c.gp(0);
       const t = c.readTsc();
-      c.regs[Reg.EAX] = t % 4294967296 | 0;
+      c.regs[Reg.EAX] = (t % 4294967296) | 0;
       c.regs[Reg.EDX] = Math.floor(t / 4294967296) | 0;
       return;
     }
@@ -703,7 +705,7 @@ function mulDiv(c: Cpu, i: Insn): void {
         if (q > 127 || q < -128) c.raise(Vec.DE, -1);
         c.setReg(2, Reg.EAX, ((n - q * d) << 8) | (q & 0xff));
       } else if (w === 2) {
-        const n = ((regs[Reg.EDX] << 16) | (regs[Reg.EAX] & 0xffff)) | 0;
+        const n = (regs[Reg.EDX] << 16) | (regs[Reg.EAX] & 0xffff) | 0;
         const d = (src << 16) >> 16;
         const q = Math.trunc(n / d);
         if (q > 32767 || q < -32768) c.raise(Vec.DE, -1);
@@ -1343,7 +1345,7 @@ function msr(c: Cpu, write: boolean): void {
       c.tscOffset += want - c.readTsc();
     } else {
       const t = c.readTsc();
-      regs[Reg.EAX] = t % 4294967296 | 0;
+      regs[Reg.EAX] = (t % 4294967296) | 0;
       regs[Reg.EDX] = Math.floor(t / 4294967296) | 0;
     }
     return;

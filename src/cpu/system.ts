@@ -13,10 +13,10 @@ import type { Cpu } from "./cpu.ts";
 let dLo = 0;
 let dHi = 0;
 
-const descBase = (lo: number, hi: number): number => ((lo >>> 16) | ((hi & 0xff) << 16) | (hi & 0xff000000)) | 0;
+const descBase = (lo: number, hi: number): number => (lo >>> 16) | ((hi & 0xff) << 16) | (hi & 0xff000000) | 0;
 function descLimit(lo: number, hi: number): number {
   const raw = (lo & 0xffff) | (hi & 0xf0000);
-  return hi & (1 << 23) ? ((raw << 12) | 0xfff) | 0 : raw;
+  return hi & (1 << 23) ? (raw << 12) | 0xfff | 0 : raw;
 }
 const descAr = (hi: number): number => ((hi >>> 8) & 0xff) | ((hi >>> 8) & 0xf000);
 const dplOf = (ar: number): number => (ar >>> AR.DplShift) & 3;

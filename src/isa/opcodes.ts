@@ -115,21 +115,80 @@ export const SF = 1 << 7;
 export const OF = 1 << 11;
 
 const OPND_NAMES: Record<string, Opnd> = {
-  Eb: Opnd.Eb, Ew: Opnd.Ew, Ed: Opnd.Ed, Ev: Opnd.Ev, Gb: Opnd.Gb, Gw: Opnd.Gw, Gd: Opnd.Gd, Gv: Opnd.Gv,
-  M: Opnd.M, Mp: Opnd.Mp, Ma: Opnd.Ma, Mq: Opnd.Mq, Rd: Opnd.Rd, Sw: Opnd.Sw, Cd: Opnd.Cd, Dd: Opnd.Dd,
-  Ib: Opnd.Ib, Ibs: Opnd.Ibs, Iw: Opnd.Iw, Iz: Opnd.Iz, Jb: Opnd.Jb, Jz: Opnd.Jz, Ap: Opnd.Ap,
-  Ob: Opnd.Ob, Ov: Opnd.Ov, Zb: Opnd.Zb, Zv: Opnd.Zv, Xb: Opnd.Xb, Xv: Opnd.Xv, Yb: Opnd.Yb, Yv: Opnd.Yv,
-  AL: Opnd.AL, CL: Opnd.CL, AX: Opnd.AX, eAX: Opnd.eAX, DX: Opnd.DX, "1": Opnd.One,
-  ES: Opnd.ES, CS: Opnd.CS, SS: Opnd.SS, DS: Opnd.DS, FS: Opnd.FS, GS: Opnd.GS,
+  Eb: Opnd.Eb,
+  Ew: Opnd.Ew,
+  Ed: Opnd.Ed,
+  Ev: Opnd.Ev,
+  Gb: Opnd.Gb,
+  Gw: Opnd.Gw,
+  Gd: Opnd.Gd,
+  Gv: Opnd.Gv,
+  M: Opnd.M,
+  Mp: Opnd.Mp,
+  Ma: Opnd.Ma,
+  Mq: Opnd.Mq,
+  Rd: Opnd.Rd,
+  Sw: Opnd.Sw,
+  Cd: Opnd.Cd,
+  Dd: Opnd.Dd,
+  Ib: Opnd.Ib,
+  Ibs: Opnd.Ibs,
+  Iw: Opnd.Iw,
+  Iz: Opnd.Iz,
+  Jb: Opnd.Jb,
+  Jz: Opnd.Jz,
+  Ap: Opnd.Ap,
+  Ob: Opnd.Ob,
+  Ov: Opnd.Ov,
+  Zb: Opnd.Zb,
+  Zv: Opnd.Zv,
+  Xb: Opnd.Xb,
+  Xv: Opnd.Xv,
+  Yb: Opnd.Yb,
+  Yv: Opnd.Yv,
+  AL: Opnd.AL,
+  CL: Opnd.CL,
+  AX: Opnd.AX,
+  eAX: Opnd.eAX,
+  DX: Opnd.DX,
+  "1": Opnd.One,
+  ES: Opnd.ES,
+  CS: Opnd.CS,
+  SS: Opnd.SS,
+  DS: Opnd.DS,
+  FS: Opnd.FS,
+  GS: Opnd.GS,
 };
 
 const USES_MODRM = new Set<Opnd>([
-  Opnd.Eb, Opnd.Ew, Opnd.Ed, Opnd.Ev, Opnd.Gb, Opnd.Gw, Opnd.Gd, Opnd.Gv, Opnd.M, Opnd.Mp, Opnd.Ma,
-  Opnd.Mq, Opnd.Rd, Opnd.Sw, Opnd.Cd, Opnd.Dd,
+  Opnd.Eb,
+  Opnd.Ew,
+  Opnd.Ed,
+  Opnd.Ev,
+  Opnd.Gb,
+  Opnd.Gw,
+  Opnd.Gd,
+  Opnd.Gv,
+  Opnd.M,
+  Opnd.Mp,
+  Opnd.Ma,
+  Opnd.Mq,
+  Opnd.Rd,
+  Opnd.Sw,
+  Opnd.Cd,
+  Opnd.Dd,
 ]);
 const BYTE_OPNDS = new Set<Opnd>([Opnd.Eb, Opnd.Gb, Opnd.Zb, Opnd.Xb, Opnd.Yb, Opnd.AL, Opnd.Ob]);
 
-function desc(mnem: string, operands: string, exec: Op, sub: number, flags: number, undef: number, forceModrm = false): OpDesc {
+function desc(
+  mnem: string,
+  operands: string,
+  exec: Op,
+  sub: number,
+  flags: number,
+  undef: number,
+  forceModrm = false,
+): OpDesc {
   const parts = operands === "" ? [] : operands.split(",");
   const ops = parts.map((p) => {
     const o = OPND_NAMES[p];
@@ -415,7 +474,11 @@ two(0x32, "rdmsr", "", Op.Rdmsr, 0, SYS);
 for (let cc = 0; cc < 16; cc++) {
   two(0x40 + cc, `cmov${CC_NAMES[cc]}`, "Gv,Ev", Op.Cmovcc, cc, U);
   two(0x80 + cc, `j${CC_NAMES[cc]}`, "Jz", Op.Jcc, cc, U | BR | OpFlag.Cond);
-  group(TWO_BYTE, 0x90 + cc, [0, 1, 2, 3, 4, 5, 6, 7].map(() => desc(`set${CC_NAMES[cc]}`, "Eb", Op.Setcc, cc, U, 0)));
+  group(
+    TWO_BYTE,
+    0x90 + cc,
+    [0, 1, 2, 3, 4, 5, 6, 7].map(() => desc(`set${CC_NAMES[cc]}`, "Eb", Op.Setcc, cc, U, 0)),
+  );
 }
 two(0xa0, "push", "FS", Op.PushSeg, 4, U);
 two(0xa1, "pop", "FS", Op.PopSeg, 4, OpFlag.EndsBlock);

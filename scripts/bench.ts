@@ -1,0 +1,113 @@
+/**
+ * `npm run bench`: retrace's performance figures. Reports; never fails CI.
+ *
+ *   cpu-loop     the CPU core on a CPU-bound guest (protected mode, paging on),
+ *                instructions per second, median of several runs; the result is
+ *                checked against a model computed here in TypeScript
+ *   conformance  SingleStepTests 80286 vectors executed per second (if ../shared is present)
+ *
+ * Options: --runs N (default 5), --iterations N (cpu-loop iterations, default 60), --json.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { PortBus } from "../src/bus/ports.ts";
+import { Cpu, Reg } from "../src/cpu/cpu.ts";
+import { PhysicalMemory } from "../src/memory/physical.ts";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const args = process.argv.slice(2);
+const argVal = (name: string, dflt: number): number => {
+  const i = args.indexOf(name);
+  return i >= 0 ? Number(args[i + 1]) : dflt;
+};
+const runs = argVal("--runs", 5);
+const iterations = argVal("--iterations", 60);
+const json = args.includes("--json");
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+};
+
+/** The checksum cpuloop.asm leaves in EAX, computed independently. */
+function cpuLoopModel(iters: number): number {
+  const buf = new Uint32Array(4096);
+  let x = 12345;
+  for (let i = 0; i < 4096; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    buf[i] = x;
+  }
+  const bytes = new Uint8Array(buf.buffer);
+  const table = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xedb88320 : c >>> 1;
+    table[n] = c >>> 0;
+  }
+  let crc = 0xffffffff;
+  for (let i = 0; i < 16384; i++) crc = (table[(crc ^ bytes[i]) & 0xff] ^ (crc >>> 8)) >>> 0;
+  crc = ~crc >>> 0;
+  const sorted = Array.from(buf.subarray(0, 256)).sort((a, b) => a - b);
+  const fib = (n: number): number => (n < 2 ? n : fib(n - 1) + fib(n - 2));
+  let sum = 0;
+  for (let i = 0; i < iters; i++) sum = (sum + crc + sorted[128] + fib(18)) >>> 0;
+  return sum;
+}
+
+function benchCpuLoop(): { mips: number; instructions: number; seconds: number; ok: boolean } {
+  const image = readFileSync(resolve(root, "fixtures/bench/cpuloop.bin"));
+  const expected = cpuLoopModel(iterations);
+  const samples: number[] = [];
+  let instructions = 0;
+  let ok = true;
+  for (let r = 0; r < runs; r++) {
+    const mem = new PhysicalMemory({ ramBytes: 16 << 20 });
+    const cpu = new Cpu(mem, new PortBus());
+    cpu.enterFlat32(0);
+    mem.ram.set(image, 0x10000);
+    cpu.eip = 0x10000;
+    cpu.regs[Reg.ECX] = iterations;
+    const t0 = process.hrtime.bigint();
+    while (!cpu.halted && cpu.stopVector < 0) cpu.run(1 << 24);
+    const s = Number(process.hrtime.bigint() - t0) / 1e9;
+    instructions = cpu.icount;
+    if (cpu.regs[Reg.EAX] >>> 0 !== expected) ok = false;
+    samples.push(s);
+  }
+  const seconds = median(samples);
+  return { mips: instructions / seconds / 1e6, instructions, seconds, ok };
+}
+
+async function benchConformance(): Promise<{ testsPerSecond: number; tests: number; seconds: number } | null> {
+  const dir = resolve(root, "../shared/cpu-tests/80286");
+  if (!existsSync(dir)) return null;
+  const runner = (await import("../test/conformance/moo-runner.ts")) as unknown as {
+    runConformance?: (
+      dir: string,
+      opts: { quiet: boolean },
+    ) => Promise<{ passed: number; failed: number; skipped?: number }>;
+  };
+  if (typeof runner.runConformance !== "function") return null;
+  const t0 = process.hrtime.bigint();
+  const r = await runner.runConformance(dir, { quiet: true });
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const tests = r.passed + r.failed;
+  return { testsPerSecond: tests / seconds, tests, seconds };
+}
+
+const loop = benchCpuLoop();
+const conf = args.includes("--no-conformance") ? null : await benchConformance();
+if (json) {
+  console.log(JSON.stringify({ cpuLoop: loop, conformance: conf }, null, 2));
+} else {
+  console.log(
+    `cpu-loop     ${loop.mips.toFixed(1)} M instructions/s (${loop.instructions.toLocaleString("en-US")} instructions, median of ${runs}: ${loop.seconds.toFixed(3)} s)${loop.ok ? "" : "  RESULT MISMATCH"}`,
+  );
+  if (conf === null)
+    console.log("conformance  skipped: ../shared/cpu-tests/80286 absent (or runner has no runConformance export)");
+  else
+    console.log(
+      `conformance  ${conf.testsPerSecond.toFixed(0)} vectors/s (${conf.tests} vectors in ${conf.seconds.toFixed(1)} s)`,
+    );
+}
