@@ -80,7 +80,7 @@ describe("log size", () => {
 
   it("perfectlyRegularCapture_10kEvents_costsUnder7BytesPerEvent", () => {
     const run = capture(1, 0, 0);
-    // Measured: 70,155 bytes, of which 361 header and ~270 trailer; syncs cost 3 bytes each.
+    // Measured: 70,155 bytes, of which 361 header and ~260 trailer; syncs cost 3 bytes each.
     expect(run.bytes.length).toBeLessThanOrEqual(70_800);
   });
 
