@@ -12,6 +12,12 @@
  *
  * The ISA IRQ 2 pin is wired to IRQ 9 on an AT (the master's IR2 carries the
  * slave), so `setLine(2, ...)` drives line 9.
+ *
+ * Spurious interrupts: a request on IRQ 0-7 that goes low before INTA is
+ * withdrawn (INTR drops; an INTA anyway gets vector base+7 and no ISR bit).
+ * A slave request that goes away after the master latched the slave's INT
+ * leaves the master's IR2 request standing, and INTA then returns the slave's
+ * base+7 with the master's IR2 in service (the PC's spurious IRQ 15).
  */
 import { z } from "zod";
 import { Width } from "../bus/ports.ts";
@@ -394,7 +400,13 @@ export class Pic implements Device<PicState> {
   /** Recompute the slave's INT (the master's IR2 input) and the master's INTR output. */
   private update(): void {
     const slaveInt = this.slave.pending() >= 0;
-    if (slaveInt !== ((this.master.lines & 0x04) !== 0)) this.master.setInput(2, slaveInt);
+    if (slaveInt !== ((this.master.lines & 0x04) !== 0)) {
+      // The master latches the slave's INT like any edge; when the slave's request
+      // then goes away, the master still passes the INTA on to the slave, which
+      // answers with its default IR7: the spurious IRQ 15 of a real PC.
+      if (slaveInt) this.master.setInput(2, true);
+      else this.master.lines &= ~0x04;
+    }
     const intr = this.master.pending() >= 0;
     if (intr !== this.intr) {
       this.intr = intr;

@@ -21,7 +21,11 @@ import type { Device, DeviceContext } from "./device.ts";
 
 export const PIT_HZ = 1193182;
 
-/** Input-clock ticks elapsed at guest time `ns`. Exact: every product stays below 2^53. */
+/**
+ * Input-clock ticks elapsed at guest time `ns`. Exact for any integer `ns`
+ * below 2^53 (104 days): seconds and the remainder are scaled separately so
+ * no intermediate product exceeds 2^53.
+ */
 export function pitTicksAt(ns: number): number {
   ns = Math.floor(ns);
   const sec = Math.floor(ns / 1e9);
@@ -177,7 +181,9 @@ class Counter {
   }
 
   private elapsed(tick: number): number {
-    return this.phase === Phase.Paused ? this.pausedElapsed : tick - this.start;
+    if (this.phase !== Phase.Paused) return tick - this.start;
+    // A count written while the gate is low still reaches the counting element on the next clock.
+    return this.pausedElapsed < 0 && tick >= this.loadTick ? 0 : this.pausedElapsed;
   }
 
   /** Value of the counting element (binary, 0..modulus-1) at `tick`. */
@@ -364,7 +370,7 @@ class Counter {
           this.start = tick + 1;
         } else {
           this.phase = Phase.Paused;
-          this.pausedElapsed = 0;
+          this.pausedElapsed = -1;
         }
         break;
       case 1:
@@ -412,7 +418,7 @@ class Counter {
     if (level) {
       if (mode === 0 || mode === 4) {
         if (this.phase === Phase.Paused) {
-          this.start = tick - this.pausedElapsed;
+          this.start = tick - this.elapsed(tick);
           this.phase = Phase.Running;
         }
       } else if (this.phase === Phase.Waiting || this.phase === Phase.Running) {
