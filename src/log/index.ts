@@ -7,7 +7,7 @@
  * const w = new LogWriter(header, (bytes) => appendAndFsync(fd, bytes));  // header written at once
  * w.push({ kind: "sync", icount, ns });                                    // buffered
  * w.flush();                                                               // one chunk; call every ~100 ms
- * w.finish({ instructions, endReason: "halt", final, serial: { digest, bytes } });
+ * w.finish({ instructions, endReason: "halt", durationMs, final, serial: { digest, bytes } });
  * ```
  * `push` validates each event (TypeError) and its order (RangeError: icounts,
  * and the ns of sync/halt, never decrease). A chunk is also emitted when the

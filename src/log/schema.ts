@@ -138,6 +138,8 @@ const trailerFields = {
   endReason: EndReason,
   /** State at the end, same hashes as `check` events. */
   final: StateChecksum,
+  /** Host wall-clock milliseconds from power-on to the end of the run (for `info`; replay ignores it). */
+  durationMs: Count,
   /** Everything the guest wrote to the console: a digest computed by the caller (SHA-256 hex advised) and its length. */
   serial: z.strictObject({ digest: z.string().max(128), bytes: Count }),
 };

@@ -21,6 +21,7 @@ export const HEADER: LogHeaderInput = {
 export const TRAILER: LogTrailerInput = {
   instructions: Number.MAX_SAFE_INTEGER,
   endReason: "halt",
+  durationMs: 1500,
   final: { eip: 0xc0100000, regs: 0xdeadbeef, mem: 0x12345678 },
   serial: { digest: "ef".repeat(32), bytes: 1234 },
 };

@@ -48,6 +48,12 @@ describe("log round trip", () => {
     }
   });
 
+  it("readLog_nodeBufferInput_readsLikeUint8Array", () => {
+    const bytes = writeLog(ONE_OF_EACH);
+    const padded = Buffer.concat([Buffer.alloc(7), Buffer.from(bytes)]).subarray(7);
+    expect(readLog(padded).events).toEqual(ONE_OF_EACH);
+  });
+
   it("readLog_noEvents_isCompleteAndEmpty", () => {
     const log = readLog(writeLog([], { trailer: { ...TRAILER, instructions: 0 } }));
     expect(log).toMatchObject({ complete: true, events: [], chunks: [] });
