@@ -190,7 +190,8 @@ export class I8042 implements Device<I8042State> {
       this.outFull = false;
       this.outAux = false;
       this.timeout = false;
-      this.refill();
+      this.updateIrq(); // the interrupt output drops when the buffer is read...
+      this.refill(); // ...and rises again (a new edge) if another byte moves in
     }
     return v;
   }
