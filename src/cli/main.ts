@@ -6,6 +6,9 @@
  */
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { UserError } from "../host/files.ts";
+import { captureCommand } from "./capture.ts";
+import { infoCommand } from "./info.ts";
+import { replayCommand } from "./replay.ts";
 import { runCommand } from "./run.ts";
 
 export const EXIT = {
@@ -49,28 +52,64 @@ export async function main(argv: string[]): Promise<number> {
     .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith("error:") ? `retrace: ${s.slice(7)}` : s) })
     .showHelpAfterError(false);
 
-  program
-    .command("run")
-    .description("boot a disk image (default: the bundled demo); serial console on stdin/stdout")
-    .argument("[disk]", "raw disk image (never modified)")
-    .option("--memory <MiB>", "guest RAM in MiB", parseIntArg("--memory", 2), 128)
-    .option("--bios <file>", "firmware ROM image (64-256 KiB) instead of retrace's BIOS")
-    .option(
-      "--clock <mode>",
-      "guest time: host (follows the host clock) or virtual (from the instruction count)",
-      parseClock,
-      "host",
-    )
-    .option("--serial-out <file>", "also write the serial output to FILE")
-    .option("--debugcon <file>", "write bytes sent to port 0xE9 to FILE")
-    .option("--postcodes <file>", "write each POST code (port 0x80) to FILE, one hex byte per line")
-    .option("--max-instructions <n>", "stop after N instructions", parseIntArg("--max-instructions", 1))
-    .option("--until <text>", "stop when the serial output contains TEXT")
-    .option("--timeout <seconds>", "stop after this many seconds of host time", parseSeconds)
-    .option("--save-disk <file>", "write the final disk (image + guest writes) to a new file")
-    .option("-q, --quiet", "no summary on stderr")
-    .action(async (disk: string | undefined, opts) => {
+  const machineOptions = (cmd: Command): Command =>
+    cmd
+      .argument("[disk]", "raw disk image (never modified; default: the bundled demo)")
+      .option("--memory <MiB>", "guest RAM in MiB", parseIntArg("--memory", 2), 128)
+      .option("--bios <file>", "firmware ROM image (64-256 KiB) instead of retrace's BIOS")
+      .option(
+        "--clock <mode>",
+        "guest time: host (follows the host clock) or virtual (from the instruction count)",
+        parseClock,
+        "host",
+      )
+      .option("--serial-out <file>", "also write the serial output to FILE")
+      .option("--debugcon <file>", "write bytes sent to port 0xE9 to FILE")
+      .option("--postcodes <file>", "write each POST code (port 0x80) to FILE, one hex byte per line")
+      .option("--max-instructions <n>", "stop after N instructions", parseIntArg("--max-instructions", 1))
+      .option("--until <text>", "stop when the serial output contains TEXT")
+      .option("--timeout <seconds>", "stop after this many seconds of host time", parseSeconds)
+      .option("--save-disk <file>", "write the final disk (image + guest writes) to a new file")
+      .option("-q, --quiet", "no summary on stderr");
+
+  machineOptions(program.command("run").description("boot a disk image; serial console on stdin/stdout")).action(
+    async (disk: string | undefined, opts) => {
       code = await runCommand(disk, opts);
+    },
+  );
+
+  machineOptions(
+    program.command("capture").description("run like `run` and record every non-deterministic input to a log"),
+  )
+    .requiredOption("-o, --out <log>", "the capture log to write")
+    .option(
+      "--check-every <n>",
+      "state checkpoint every N instructions (0: none)",
+      parseIntArg("--check-every", 0),
+      10_000_000,
+    )
+    .action(async (disk: string | undefined, opts) => {
+      code = await captureCommand(disk, opts);
+    });
+
+  program
+    .command("replay")
+    .description("re-execute a capture from its log and verify it; report the first divergence")
+    .argument("<log>", "capture log")
+    .option("--disk <img>", "the disk image (default: the path recorded in the log); its SHA-256 must match")
+    .option("--bios <file>", "the firmware (default: the path recorded in the log); its SHA-256 must match")
+    .option("--json", "machine-readable result on stdout")
+    .action(async (log: string, opts) => {
+      code = await replayCommand(log, opts);
+    });
+
+  program
+    .command("info")
+    .description("describe a capture log")
+    .argument("<file>", "capture log")
+    .option("--json", "machine-readable output")
+    .action(async (file: string, opts) => {
+      code = await infoCommand(file, opts);
     });
 
   try {

@@ -1,7 +1,8 @@
 /** `retrace run`: boot a disk image with the serial console on the terminal. */
 import { closeSync, openSync, writeSync } from "node:fs";
 import { DEFAULT_BIOS, DEMO_DISK, readInput, UserError, writeOutputAtomic } from "../host/files.ts";
-import { type ClockMode, runMachine } from "../host/runner.ts";
+import { runMachine } from "../host/runner.ts";
+import { type ClockMode, LiveSession } from "../nondet/session.ts";
 import { attachConsole } from "../host/console.ts";
 import { type EndReason, Machine } from "../machine/machine.ts";
 
@@ -93,7 +94,8 @@ export async function runCommand(disk: string | undefined, opts: RunCliOptions):
   try {
     result = await runMachine(
       m,
-      { clock: opts.clock, maxInstructions: opts.maxInstructions ?? null, timeoutSeconds: opts.timeout ?? null },
+      new LiveSession(opts.clock),
+      { maxInstructions: opts.maxInstructions ?? null, timeoutSeconds: opts.timeout ?? null },
       stop,
     );
   } finally {

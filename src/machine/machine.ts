@@ -188,14 +188,18 @@ export class Machine implements GuestClock {
     return this.serialQueue.length;
   }
 
+  /** The bytes the last deliverSerial() moved into the UART. */
+  readonly lastDelivered: number[] = [];
+
   /** Move queued serial input into the UART (called only at slice boundaries). Returns bytes moved. */
-  deliverSerial(max = Number.POSITIVE_INFINITY): number {
-    let n = 0;
-    while (this.serialQueue.length > 0 && n < max && this.uart.rxSpace() > 0) {
-      this.uart.receive(this.serialQueue.shift() as number);
-      n++;
+  deliverSerial(): number {
+    this.lastDelivered.length = 0;
+    while (this.serialQueue.length > 0 && this.uart.rxSpace() > 0) {
+      const b = this.serialQueue.shift() as number;
+      this.uart.receive(b);
+      this.lastDelivered.push(b);
     }
-    return n;
+    return this.lastDelivered.length;
   }
 
   // ---------------------------------------------------------------- running

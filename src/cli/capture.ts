@@ -1,0 +1,81 @@
+/** `retrace capture`: run like `run`, logging every non-deterministic input (DESIGN.md §2-3). */
+import { createHash } from "node:crypto";
+import { closeSync, fsyncSync, writeSync } from "node:fs";
+import { basename, resolve } from "node:path";
+import { writeOutputAtomic } from "../host/files.ts";
+import { runMachine } from "../host/runner.ts";
+import { attachConsole } from "../host/console.ts";
+import { LogWriter } from "../log/index.ts";
+import { type EndReason, Machine } from "../machine/machine.ts";
+import { CaptureSession } from "../nondet/session.ts";
+import { exitCodeFor, formatSummary, loadMachineInputs, openOut, type RunCliOptions } from "./run.ts";
+
+export interface CaptureCliOptions extends RunCliOptions {
+  out: string;
+  checkEvery: number;
+}
+
+export const RETRACE_VERSION = "0.1.0";
+export const CPU_MODEL = "retrace P6 (family 6 model 3)";
+
+export function sha256(data: Uint8Array): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+export async function captureCommand(disk: string | undefined, opts: CaptureCliOptions): Promise<number> {
+  const { bios, biosPath, image, diskPath } = loadMachineInputs(disk, opts);
+  const epochMs = Date.now();
+  const m = new Machine({ ramBytes: opts.memory * 1024 * 1024, bios, disk: image, epochMs });
+  const fd = openOut(opts.out);
+  const writer = new LogWriter(
+    {
+      retraceVersion: RETRACE_VERSION,
+      machine: {
+        cpu: CPU_MODEL,
+        ramBytes: m.config.ramBytes,
+        devices: ["pic", "pit", "cmos", "uart", "i8042", "ata", "port92", "post80", "debugcon", "vga"],
+        firmwareSha256: sha256(bios),
+      },
+      disk: { sha256: sha256(image), bytes: image.length },
+      clock: opts.clock,
+      startEpochMs: epochMs,
+      checkpointInterval: opts.checkEvery,
+      extra: {
+        psPerInsn: m.psPerInsn,
+        diskPath: resolve(diskPath),
+        diskName: basename(diskPath),
+        biosPath: resolve(biosPath),
+      },
+    },
+    (bytes) => {
+      writeSync(fd, bytes);
+    },
+  );
+  fsyncSync(fd);
+  const session = new CaptureSession(opts.clock, writer, opts.checkEvery, m);
+  if (opts.until !== undefined) m.stopAtSerial(opts.until);
+  const stop: { requested: EndReason | null } = { requested: null };
+  const console = attachConsole(m, stop);
+  let result: Awaited<ReturnType<typeof runMachine>>;
+  try {
+    result = await runMachine(
+      m,
+      session,
+      { maxInstructions: opts.maxInstructions ?? null, timeoutSeconds: opts.timeout ?? null },
+      stop,
+    );
+    session.finish(m, result.reason, result.seconds * 1000);
+    fsyncSync(fd);
+  } finally {
+    console.detach();
+    closeSync(fd);
+  }
+  if (opts.saveDisk !== undefined) {
+    const img = m.diskImage();
+    if (img !== null) writeOutputAtomic(opts.saveDisk, img);
+  }
+  if (!opts.quiet) {
+    process.stderr.write(formatSummary(result.instructions, result.seconds, result.reason));
+  }
+  return exitCodeFor(result.reason);
+}

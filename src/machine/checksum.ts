@@ -1,0 +1,59 @@
+/**
+ * State checksums for divergence detection (DESIGN.md §2): a hash of the
+ * register file and a cheap memory digest. Periodic checks hash a rotating
+ * 1/64 window of RAM (all of RAM every 64 checks); the final check hashes
+ * all of it. FNV-1a over 32-bit words, int32 arithmetic.
+ */
+import type { Cpu } from "../cpu/cpu.ts";
+
+export interface StateSums {
+  eip: number;
+  regs: number;
+  mem: number;
+}
+
+const FNV_OFFSET = 0x811c9dc5 | 0;
+const FNV_PRIME = 16777619;
+
+function mix(h: number, v: number): number {
+  return Math.imul(h ^ v, FNV_PRIME);
+}
+
+/** Hash of everything the CPU's architectural state holds that replay must reproduce. */
+export function regsHash(c: Cpu): number {
+  let h = FNV_OFFSET;
+  for (let r = 0; r < 8; r++) h = mix(h, c.regs[r]);
+  h = mix(h, c.eip);
+  h = mix(h, c.getEflags());
+  for (let s = 0; s < 6; s++) {
+    h = mix(h, c.segSel[s]);
+    h = mix(h, c.segBase[s]);
+  }
+  h = mix(h, c.cr0);
+  h = mix(h, c.cr3);
+  h = mix(h, c.cr4);
+  return h >>> 0;
+}
+
+export const MEM_WINDOWS = 64;
+
+/** FNV-1a over the 32-bit words of ram[start, end). */
+export function hashRam(ram: Uint8Array, start: number, end: number): number {
+  const words = new Int32Array(ram.buffer, ram.byteOffset + start, (end - start) >>> 2);
+  let h = FNV_OFFSET;
+  for (let i = 0; i < words.length; i++) h = Math.imul(h ^ words[i], FNV_PRIME);
+  return h >>> 0;
+}
+
+/** Digest of window `k` (of MEM_WINDOWS) of RAM; `k` = -1 digests all of RAM. */
+export function memDigest(ram: Uint8Array, k: number): number {
+  if (k < 0) return hashRam(ram, 0, ram.length);
+  const size = Math.floor(ram.length / MEM_WINDOWS / 4096) * 4096;
+  const start = (k % MEM_WINDOWS) * size;
+  return hashRam(ram, start, start + size);
+}
+
+/** Checksums at a checkpoint; `seq` = the checkpoint's ordinal (chooses the RAM window), -1 = final. */
+export function stateSums(c: Cpu, seq: number): StateSums {
+  return { eip: c.eip >>> 0, regs: regsHash(c), mem: memDigest(c.ram, seq) };
+}

@@ -1,0 +1,345 @@
+/**
+ * THE record/replay boundary (DESIGN.md §2). A Session is the only thing
+ * that decides what host time and external input the machine sees:
+ *
+ *   LiveSession    `run`: host clock or virtual clock, input from the host
+ *   CaptureSession `capture`: the same, and every decision is logged
+ *   ReplaySession  `replay`/`expand`: every decision comes from the log
+ *
+ * The machine cannot tell them apart: it calls `boundary()` at instruction
+ * boundaries (the session applies what is due at exactly this instruction
+ * count and names the next count it needs) and `onHalt()` when the guest
+ * idles. Guest time is a deterministic function of the instruction count
+ * between sync points; a sync point re-anchors it to host time, and the rate
+ * until the next one is the rate of the interval just ended (TimeLine), so
+ * RDTSC, PIT and RTC reads between sync points cost no log entry at all.
+ */
+import { createHash, type Hash } from "node:crypto";
+import type { CheckEvent, LogEvent, LogHeader, LogTrailer, LogWriter } from "../log/index.ts";
+import { stateSums } from "../machine/checksum.ts";
+import type { EndReason, Machine } from "../machine/machine.ts";
+
+export type ClockMode = "host" | "virtual";
+export type HaltAction = "skip" | "wait" | "end";
+
+export interface Session {
+  readonly clock: ClockMode;
+  /** Apply (and log) what is due at m.icount; return the next icount at which control is needed. */
+  boundary(m: Machine): number;
+  /** The guest halted with interrupts enabled; `dueNs` is the next device deadline (Infinity: none). */
+  onHalt(m: Machine, dueNs: number): HaltAction;
+  /** The host waited while the guest idled (host clock only). */
+  resumeAfterWait(m: Machine): void;
+  /** True when this session moves time itself and the machine must not wait for the host. */
+  readonly replaying: boolean;
+}
+
+/** Host-clock sync period (DESIGN.md §2: "every few milliseconds of host time"). */
+export const SYNC_NS = 5_000_000;
+/** Guest ps per instruction is kept within these bounds (10 GIPS .. 1 MIPS nominal). */
+const PS_MIN = 100;
+const PS_MAX = 1_000_000;
+/** Boundary calls at least this often in host mode, so time and input are followed promptly. */
+const HOST_POLL_INSNS = 200_000;
+
+/** The sync-point arithmetic shared by capture and replay: both must compute identical guest time. */
+export class TimeLine {
+  private prevIcount = 0;
+  private prevNs = 0;
+
+  sync(m: Machine, ns: number): void {
+    const di = m.icount - this.prevIcount;
+    let ps = m.psPerInsn;
+    if (di > 0) {
+      ps = Math.round(((ns - this.prevNs) * 1000) / di);
+      if (ps < PS_MIN) ps = PS_MIN;
+      if (ps > PS_MAX) ps = PS_MAX;
+    }
+    m.setTime(ns, ps);
+    this.prevIcount = m.icount;
+    this.prevNs = ns;
+  }
+
+  halt(m: Machine, ns: number): void {
+    m.setTime(ns, m.psPerInsn);
+    this.prevIcount = m.icount;
+    this.prevNs = ns;
+  }
+}
+
+/** Host time source for live and capture sessions (the only host-time reader besides src/host). */
+export class HostTime {
+  private readonly start = process.hrtime.bigint();
+  nowNs(): number {
+    return Number(process.hrtime.bigint() - this.start);
+  }
+}
+
+/** `run`: live time and input, nothing logged. */
+export class LiveSession implements Session {
+  readonly replaying = false;
+  protected readonly time = new TimeLine();
+  protected readonly host = new HostTime();
+  private lastSync = 0;
+
+  constructor(readonly clock: ClockMode) {}
+
+  boundary(m: Machine): number {
+    if (this.clock === "host") {
+      const h = this.host.nowNs();
+      if (h - this.lastSync >= SYNC_NS) {
+        this.lastSync = h;
+        this.doSync(m, Math.floor(h));
+      }
+    }
+    this.doInput(m);
+    return m.icount + HOST_POLL_INSNS;
+  }
+
+  protected doSync(m: Machine, ns: number): void {
+    this.time.sync(m, ns);
+  }
+
+  protected doInput(m: Machine): number {
+    return m.deliverSerial();
+  }
+
+  onHalt(m: Machine, dueNs: number): HaltAction {
+    if (this.clock === "virtual") {
+      if (dueNs !== Number.POSITIVE_INFINITY) return "skip";
+      return m.pendingSerial() > 0 ? "wait" : "end";
+    }
+    return dueNs !== Number.POSITIVE_INFINITY && dueNs <= m.nowNs() ? "skip" : "wait";
+  }
+
+  resumeAfterWait(m: Machine): void {
+    if (this.clock === "host") {
+      const h = Math.floor(this.host.nowNs());
+      this.lastSync = h;
+      this.doHalt(m, h);
+    }
+    this.doInput(m);
+  }
+
+  protected doHalt(m: Machine, ns: number): void {
+    this.time.halt(m, ns);
+  }
+}
+
+/** `capture`: live, and every time anchor, input byte and checkpoint is logged at its instruction count. */
+export class CaptureSession extends LiveSession {
+  private nextCheck: number;
+  private checkSeq = 0;
+  private readonly serialHash: Hash = createHash("sha256");
+  serialBytes = 0;
+  private lastFlush = 0;
+
+  constructor(
+    clock: ClockMode,
+    private readonly writer: LogWriter,
+    readonly checkpointInterval: number,
+    m: Machine,
+  ) {
+    super(clock);
+    this.nextCheck = checkpointInterval > 0 ? checkpointInterval : Number.POSITIVE_INFINITY;
+    m.serialListeners.push((b) => {
+      this.serialHash.update(Uint8Array.of(b));
+      this.serialBytes++;
+    });
+  }
+
+  override boundary(m: Machine): number {
+    const next = super.boundary(m);
+    if (m.icount >= this.nextCheck) {
+      const s = stateSums(m.cpu, this.checkSeq++);
+      this.writer.push({ kind: "check", icount: m.icount, eip: s.eip, regs: s.regs, mem: s.mem });
+      this.nextCheck += this.checkpointInterval;
+    }
+    // Flush a chunk every 100 ms of host time, so a killed capture loses at most that.
+    const h = this.host.nowNs();
+    if (h - this.lastFlush >= 100_000_000) {
+      this.lastFlush = h;
+      this.writer.flush();
+    }
+    return Math.min(next, this.nextCheck);
+  }
+
+  protected override doSync(m: Machine, ns: number): void {
+    this.writer.push({ kind: "sync", icount: m.icount, ns });
+    super.doSync(m, ns);
+  }
+
+  protected override doHalt(m: Machine, ns: number): void {
+    this.writer.push({ kind: "halt", icount: m.icount, ns });
+    super.doHalt(m, ns);
+  }
+
+  protected override doInput(m: Machine): number {
+    const n = super.doInput(m);
+    if (n > 0)
+      this.writer.push({ kind: "input", icount: m.icount, device: "com1", data: Uint8Array.from(m.lastDelivered) });
+    return n;
+  }
+
+  serialDigest(): string {
+    return this.serialHash.copy().digest("hex");
+  }
+
+  /** Close the log with the trailer. */
+  finish(m: Machine, reason: EndReason, durationMs: number): LogTrailer {
+    const f = stateSums(m.cpu, -1);
+    return this.writer.finish({
+      instructions: m.icount,
+      endReason: reason,
+      final: f,
+      durationMs: Math.max(0, Math.round(durationMs)),
+      serial: { digest: this.serialDigest(), bytes: this.serialBytes },
+    });
+  }
+}
+
+/** The first point where replay and log disagree. */
+export interface Divergence {
+  icount: number;
+  eip: number;
+  what: string;
+  /** Instruction count of the last checkpoint that matched (0 = power-on). */
+  lastGoodIcount: number;
+}
+
+/** `replay`/`expand`: every decision comes from the log; host time and input are never read. */
+export class ReplaySession implements Session {
+  readonly replaying = true;
+  readonly clock: ClockMode;
+  private readonly time = new TimeLine();
+  private i = 0;
+  divergence: Divergence | null = null;
+  lastGoodIcount = 0;
+  checksPassed = 0;
+  private readonly serialHash: Hash = createHash("sha256");
+  serialBytes = 0;
+
+  constructor(
+    readonly header: LogHeader,
+    private readonly events: readonly LogEvent[],
+    /** Where the captured run ended (the trailer's count, or the last event of an incomplete log). */
+    readonly endIcount: number,
+    m: Machine,
+  ) {
+    this.clock = header.clock;
+    m.serialListeners.push((b) => {
+      this.serialHash.update(Uint8Array.of(b));
+      this.serialBytes++;
+    });
+  }
+
+  private diverge(m: Machine, what: string): void {
+    if (this.divergence === null) {
+      this.divergence = { icount: m.icount, eip: m.cpu.eip >>> 0, what, lastGoodIcount: this.lastGoodIcount };
+    }
+    m.end("error");
+  }
+
+  /** Apply every event logged at exactly m.icount. */
+  private applyDue(m: Machine): void {
+    const ev = this.events;
+    while (this.i < ev.length) {
+      const e = ev[this.i];
+      if (e.icount > m.icount) return;
+      if (e.icount < m.icount) {
+        this.diverge(m, `the log has a ${e.kind} event at instruction ${e.icount} that replay passed without stopping`);
+        return;
+      }
+      this.i++;
+      switch (e.kind) {
+        case "sync":
+          this.time.sync(m, e.ns);
+          break;
+        case "halt":
+          this.time.halt(m, e.ns);
+          break;
+        case "input": {
+          m.injectSerial(e.data);
+          const n = m.deliverSerial();
+          if (n !== e.data.length) {
+            this.diverge(m, `the UART accepted ${n} of ${e.data.length} logged input bytes`);
+            return;
+          }
+          break;
+        }
+        case "check":
+          this.check(m, e);
+          break;
+        default:
+          break;
+      }
+    }
+  }
+
+  private check(m: Machine, e: CheckEvent): void {
+    const s = stateSums(m.cpu, this.checksPassed);
+    const diffs: string[] = [];
+    if (s.eip !== e.eip) diffs.push(`EIP ${hex(s.eip)} (log: ${hex(e.eip)})`);
+    if (s.regs !== e.regs) diffs.push(`registers (hash ${hex(s.regs)}, log ${hex(e.regs)})`);
+    if (s.mem !== e.mem)
+      diffs.push(`memory window ${this.checksPassed % 64} (digest ${hex(s.mem)}, log ${hex(e.mem)})`);
+    if (diffs.length > 0) {
+      this.diverge(m, `checkpoint mismatch: ${diffs.join(", ")}`);
+      return;
+    }
+    this.checksPassed++;
+    this.lastGoodIcount = m.icount;
+  }
+
+  boundary(m: Machine): number {
+    this.applyDue(m);
+    const e = this.events[this.i];
+    return e === undefined ? this.endIcount : Math.min(e.icount, this.endIcount);
+  }
+
+  onHalt(m: Machine, dueNs: number): HaltAction {
+    this.applyDue(m);
+    if (this.divergence !== null) return "end";
+    if (this.clock === "virtual") return dueNs === Number.POSITIVE_INFINITY ? this.haltEnd(m) : "skip";
+    if (dueNs !== Number.POSITIVE_INFINITY && dueNs <= m.nowNs()) return "skip";
+    return this.haltEnd(m);
+  }
+
+  private haltEnd(m: Machine): HaltAction {
+    // The capture waited here for something the log does not hold: fine only at its very end.
+    if (m.icount >= this.endIcount) return "end";
+    const e = this.events[this.i];
+    if (e !== undefined && e.icount === m.icount) return "skip";
+    this.diverge(m, "the guest idles here but the log has no event to wake it");
+    return "end";
+  }
+
+  resumeAfterWait(_m: Machine): void {}
+
+  serialDigest(): string {
+    return this.serialHash.copy().digest("hex");
+  }
+
+  /** Compare the end of the replay with the trailer. */
+  verifyEnd(m: Machine, trailer: LogTrailer): void {
+    if (this.divergence !== null) return;
+    if (m.icount !== trailer.instructions) {
+      this.diverge(m, `replay ended after ${m.icount} instructions, the capture after ${trailer.instructions}`);
+      return;
+    }
+    const f = stateSums(m.cpu, -1);
+    const diffs: string[] = [];
+    if (f.eip !== trailer.final.eip) diffs.push(`EIP ${hex(f.eip)} (log: ${hex(trailer.final.eip)})`);
+    if (f.regs !== trailer.final.regs) diffs.push("registers");
+    if (f.mem !== trailer.final.mem) diffs.push("memory");
+    if (this.serialBytes !== trailer.serial.bytes || this.serialDigest() !== trailer.serial.digest) {
+      diffs.push(`serial output (${this.serialBytes} bytes, log ${trailer.serial.bytes})`);
+    }
+    if (diffs.length > 0) this.diverge(m, `final state differs: ${diffs.join(", ")}`);
+    else this.lastGoodIcount = m.icount;
+  }
+}
+
+function hex(v: number): string {
+  return `0x${(v >>> 0).toString(16).padStart(8, "0")}`;
+}
