@@ -102,12 +102,39 @@ describe("differencesFor", () => {
     expect(ids(view("C0.0", [0xc0, 0xc0, 0x21], {}))).toEqual([]); // count masks to 1
   });
 
-  it("differencesFor_shlByteByTenFromMemoryWithDisp_masksCarryToo", () => {
-    // C0 /4 with mod=1 (one displacement byte) then imm8 = 10.
-    expect(ids(view("C0.4", [0xc0, 0x67, 0x05, 0x0a], {}))).toEqual([
-      "shift-rotate-undefined-of",
-      "shift-undefined-cf",
+  it("differencesFor_shrByteFromMemoryWithDisp_readsCountAfterDisplacement", () => {
+    // C0 /5 with mod=1 (one displacement byte 0x01) then imm8 = 10: count > 1.
+    expect(ids(view("C0.5", [0xc0, 0x6f, 0x01, 0x0a], {}))).toEqual(["shift-rotate-undefined-of"]);
+    expect(ids(view("C0.5", [0xc0, 0x6f, 0x0a, 0x01], {}))).toEqual([]);
+  });
+
+  it("differencesFor_idivByteOverflowWithoutException_isSkipped", () => {
+    // AX=81C1h / BL=7Ch: quotient -260 does not fit a byte; the 286 recorded no #DE.
+    const v = view("F6.7", [0xf6, 0xfb], { [R16.AX]: 0x81c1, [R16.BX]: 0x007c });
+    expect(ids(v)).toEqual(["idiv-overflow-undetected"]);
+    // -128 / 1 = -128 fits (IA-32 accepts the most negative quotient).
+    expect(ids(view("F6.7", [0xf6, 0xfb], { [R16.AX]: 0xff80, [R16.BX]: 0x0001 }))).toEqual([]);
+  });
+
+  it("differencesFor_idivWordInRange_isComparedNormally", () => {
+    expect(ids(view("F7.7", [0xf7, 0xfb], { [R16.DX]: 0xffff, [R16.AX]: 0x8000, [R16.BX]: 1 }))).toEqual([]);
+  });
+
+  it("differencesFor_popToOverrunningMemory_isSkipped_butStackOverrunIsNot", () => {
+    expect(ids(view("8F.0", [0x8f, 0x04], { [R16.SI]: 0xffff, [R16.SP]: 0x100 }, 13))).toEqual([
+      "pop-rm-overrun-state",
     ]);
+    expect(ids(view("8F.0", [0x8f, 0x04], { [R16.SI]: 0x10, [R16.SP]: 0xffff }, 13))).toEqual(["ss-overrun-vector"]);
+  });
+
+  it("differencesFor_aamZeroDivideError_masksSzp", () => {
+    const d = differencesFor(view("D4", [0xd4, 0x00], {}, 0));
+    expect(d.map((x) => x.action)).toEqual([{ kind: "maskFlags", flags: 0x00c4 }]);
+  });
+
+  it("differencesFor_movswOverrun_toleratesStringState", () => {
+    expect(ids(view("A5", [0xa5], { [R16.SI]: 0xffff }, 13))).toEqual(["string-overrun-state"]);
+    expect(ids(view("A5", [0xa5], { [R16.SI]: 0x10 }))).toEqual([]);
   });
 
   it("differencesFor_popSsAtFFFF_changesVectorTo12", () => {

@@ -8,9 +8,10 @@
  * listed here that fails is a CPU bug: entries are never added to hide one.
  *
  * References:
- *  - 286 PRM: Intel, "80286 and 80287 Programmer's Reference Manual" (1987),
- *    ch. 5 "Real Address Mode" (§5.5 interrupts and exceptions), and the
- *    per-instruction "Real Address Mode Exceptions" in appendix B.
+ *  - 286 PRM: Intel, "80286 and 80287 Programmer's Reference Manual": the
+ *    Real Address Mode chapter (its list of real-mode interrupts) and the
+ *    per-instruction "Real Address Mode Exceptions" of the instruction set
+ *    chapter ("Interrupt 13 for a word operand at offset 0FFFFH").
  *  - SDM: Intel 64 and IA-32 Architectures Software Developer's Manual, Vol. 2
  *    (per-instruction "Real-Address Mode Exceptions" and flag notes) and Vol. 3A
  *    ch. 20 (8086 emulation / real-address mode) and §22 (IA-32 compatibility).
@@ -37,7 +38,15 @@ export type Action =
    * points IVT entry `ia32` at the same handler, requires the CPU to raise `ia32`,
    * and compares everything else as usual.
    */
-  | { kind: "vector"; ia32: number };
+  | { kind: "vector"; ia32: number }
+  /**
+   * A word string instruction faulted on a segment overrun. The 286 has already
+   * stepped SI/DI (and CX under REP) for the faulting iteration; IA-32 faults
+   * precisely. SI and DI may each equal the recorded value or be one element
+   * behind it; under REP, CX may equal it or be 1 or 2 higher (the 286 drops CX
+   * by 2 when a store faults). Everything else is compared as usual.
+   */
+  | { kind: "stringFault" };
 
 export interface Difference {
   id: string;
@@ -50,7 +59,9 @@ export interface Difference {
 }
 
 const OF = 0x0800;
-const CF = 0x0001;
+const SF = 0x0080;
+const ZF = 0x0040;
+const PF = 0x0004;
 
 /** Length of the instruction under test (BYTS without the trailing HLT). */
 export function instructionLength(t: MooTest): number {
@@ -245,6 +256,48 @@ export function ssOverrun(v: TestView): boolean {
   return stackPops(v) || stackPushes(v);
 }
 
+/** A byte of INIT RAM at a physical address, or -1 when the test does not list it. */
+function initByte(v: TestView, addr: number): number {
+  const a = v.test.init.ramAddr;
+  for (let i = 0; i < a.length; i++) if (a[i] === addr) return v.test.init.ramValue[i];
+  return -1;
+}
+
+const SEG_REG: Record<number, number> = { 38: R16.ES, 46: R16.CS, 54: R16.SS, 62: R16.DS };
+
+/** The source operand of F6/F7 (unsigned, `width` bytes), or -1 when it cannot be read from INIT. */
+function grp3Operand(v: TestView, width: number): number {
+  const m = v.d.modrm;
+  if (mod(m) === 3) {
+    const r16 = [R16.AX, R16.CX, R16.DX, R16.BX, R16.SP, R16.BP, R16.SI, R16.DI];
+    if (width === 2) return v.regs[r16[rm(m)]];
+    const r = v.regs[r16[rm(m) & 3]];
+    return rm(m) < 4 ? r & 0xff : r >>> 8;
+  }
+  const op = memOperand(v);
+  if (op === null) return -1;
+  const base = v.regs[SEG_REG[op.seg]] * 16;
+  let value = 0;
+  for (let i = 0; i < width; i++) {
+    const b = initByte(v, base + ((op.ea + i) & 0xffff));
+    if (b < 0) return -1;
+    value |= b << (8 * i);
+  }
+  return value;
+}
+
+/** IDIV (F6 /7, F7 /7) whose true quotient does not fit the destination. */
+export function idivOverflows(v: TestView): boolean {
+  const width = v.d.opcode === 0xf7 ? 2 : 1;
+  const src = grp3Operand(v, width);
+  if (src < 0) return false;
+  const divisor = width === 1 ? (src << 24) >> 24 : (src << 16) >> 16;
+  if (divisor === 0) return true;
+  const dividend = width === 1 ? (v.regs[R16.AX] << 16) >> 16 : (v.regs[R16.DX] << 16) | v.regs[R16.AX] | 0;
+  const q = Math.trunc(dividend / divisor);
+  return width === 1 ? q > 127 || q < -128 : q > 32767 || q < -32768;
+}
+
 /** IA-32 accepts LOCK only on these read-modify-write forms, with a memory destination (SDM Vol.2A "LOCK"). */
 function lockableOnIA32(d: Decoded16): boolean {
   if (d.modrm < 0 || mod(d.modrm) === 3) return false;
@@ -258,13 +311,12 @@ function lockableOnIA32(d: Decoded16): boolean {
   return false;
 }
 
-/** Shift or rotate count of a C0/C1 (imm8) or D2/D3 (CL) group-2 instruction, before masking. */
+/** Count of a C0/C1 (imm8) group-2 instruction, before masking. */
 function shiftCount(v: TestView): number {
-  const { d, test, regs } = v;
-  if (d.opcode === 0xd2 || d.opcode === 0xd3) return regs[R16.CX] & 0xff;
-  if (d.opcode === 0xd0 || d.opcode === 0xd1) return 1;
-  return test.bytes[d.opAt + 2 + dispLength(d.modrm)];
+  return v.test.bytes[v.d.opAt + 2 + dispLength(v.d.modrm)];
 }
+
+const WORD_STRING_OPS = ["6D", "6F", "A5", "A7", "AB", "AD", "AF"];
 
 export const DIFFERENCES: readonly Difference[] = [
   {
@@ -285,7 +337,7 @@ export const DIFFERENCES: readonly Difference[] = [
     action: { kind: "skip" },
     reason:
       "The 286 limits an instruction, prefixes included, to 10 bytes and raises interrupt 13 beyond that " +
-      "(286 PRM §5.5 and appendix B, 'instruction length exceeds 10 bytes'); IA-32 allows 15 bytes " +
+      "(286 PRM, Real Address Mode chapter; every 11- and 12-byte test in the set that does not #UD records it); IA-32 allows 15 bytes " +
       "(SDM Vol.2A §2.3.11), so these 11- and 12-byte forms simply execute.",
   },
   {
@@ -295,10 +347,60 @@ export const DIFFERENCES: readonly Difference[] = [
     action: { kind: "vector", ia32: 12 },
     reason:
       "In real mode the 286 reports every segment overrun (a word at offset 0FFFFH, a stack access " +
-      "wrapping past it) as interrupt 13 whatever the segment (286 PRM §5.5, 'Interrupt 13: segment " +
-      "overrun'). IA-32 raises #SS (12) when the offending access is SS-relative (SDM Vol.2, Real-Address " +
+      "wrapping past it) as interrupt 13 whatever the segment (286 PRM, per-instruction Real Address " +
+      "Mode Exceptions: 'Interrupt 13 for a word operand at offset 0FFFFH', stack instructions included). IA-32 raises #SS (12) when the offending access is SS-relative (SDM Vol.2, Real-Address " +
       "Mode Exceptions: '#SS If a memory operand effective address is outside the SS segment limit'). The " +
       "pushed frame is the same, so the runner routes vector 12 to the test's handler and compares the rest.",
+  },
+  {
+    id: "string-overrun-state",
+    opcodes: WORD_STRING_OPS,
+    applies: (v) => v.test.exception?.vector === 13,
+    action: { kind: "stringFault" },
+    reason:
+      "When a word string instruction (MOVSW CMPSW STOSW LODSW SCASW INSW OUTSW) overruns offset 0FFFFH, the " +
+      "recorded 286 has already stepped the index register of the access that faulted (and of the accesses " +
+      "before it) and, under REP, CX when it takes interrupt 13: the vectors show SI/DI up to one element on and " +
+      "CX up to two lower than at the start of the faulting iteration, with the frame pointing at the instruction. " +
+      "IA-32 faults are precise: the registers reflect only the completed iterations (SDM Vol.3A §6.5 'Faults': " +
+      "state restored to before the faulting instruction; Vol.2B REP: after a fault the registers point to the " +
+      "element to process next, so the instruction restarts correctly).",
+  },
+  {
+    id: "pop-rm-overrun-state",
+    opcodes: ["8F"],
+    applies: (v) => {
+      if (v.test.exception?.vector !== 13) return false;
+      const m = memOperand(v);
+      return m !== null && overruns(m.ea, m.width);
+    },
+    action: { kind: "skip" },
+    reason:
+      "POP r/m16 whose memory destination overruns offset 0FFFFH: the recorded 286 has already added 2 to SP " +
+      "when it takes interrupt 13, so its frame sits 2 bytes higher than an IA-32 frame. IA-32 faults are precise " +
+      "and leave SP as it was (SDM Vol.3A §6.5 'Faults'; Vol.2B POP: the stack pointer is incremented only once " +
+      "the instruction completes), so neither SP nor the frame's addresses are comparable.",
+  },
+  {
+    id: "aam-zero-flags",
+    opcodes: ["D4"],
+    applies: (v) => v.test.exception?.vector === 0,
+    action: { kind: "maskFlags", flags: SF | ZF | PF },
+    reason:
+      "AAM with an immediate of 0: the recorded 286 has already set SF, ZF and PF when it raises the divide " +
+      "error, so FLAGS and the pushed FLAGS image differ from the state before the instruction. On IA-32 #DE is " +
+      "a fault and leaves FLAGS unchanged (SDM Vol.2A AAM: '#DE If an immediate value of 0 is used'; Vol.3A §6.5).",
+  },
+  {
+    id: "idiv-overflow-undetected",
+    opcodes: ["F6.7", "F7.7"],
+    applies: (v) => v.test.exception === null && idivOverflows(v),
+    action: { kind: "skip" },
+    reason:
+      "IDIV whose true quotient does not fit the destination, yet the recorded 286 raised no divide error and " +
+      "left a truncated quotient (e.g. AX=81C1h / 7Ch = -260 gave AL=80h): the 286's overflow check misses some " +
+      "such quotients. IA-32 raises #DE whenever the quotient is outside -128..127 (-32768..32767) " +
+      "(SDM Vol.2A IDIV: 'IF (temp > 7FH) or (temp < 80H) THEN #DE').",
   },
   {
     id: "fs-gs",
@@ -311,22 +413,14 @@ export const DIFFERENCES: readonly Difference[] = [
   },
   {
     id: "shift-rotate-undefined-of",
-    opcodes: ["C0", "C1", "D2", "D3"],
+    opcodes: ["C0"],
     applies: (v) => (shiftCount(v) & 0x1f) > 1,
     action: { kind: "maskFlags", flags: OF },
     reason:
       "For shifts and rotates by more than one bit, OF is undefined on IA-32 (SDM Vol.2B, SAL/SAR/SHL/SHR " +
       "and RCL/RCR/ROL/ROR: 'The OF flag is defined only for the 1-bit rotates/shifts; it is undefined in all " +
-      "other cases'). metadata.json masks OF for C1, D2 and D3 but not for the C0 byte forms.",
-  },
-  {
-    id: "shift-undefined-cf",
-    opcodes: ["C0.4", "C0.5", "C0.6", "C1.4", "C1.5", "C1.6"],
-    applies: (v) => (shiftCount(v) & 0x1f) >= (v.d.opcode & 1 ? 16 : 8),
-    action: { kind: "maskFlags", flags: CF },
-    reason:
-      "CF is undefined on IA-32 for SHL/SHR when the masked count is at least the operand size (SDM Vol.2B, " +
-      "SAL/SAR/SHL/SHR, Flags Affected). metadata.json masks it for D2/D3 but not for the C0/C1 immediate forms.",
+      "other cases'). metadata.json masks OF for C1, D2 and D3 but not for the C0 byte forms (e.g. SHR CH,9Fh: " +
+      "the 286 leaves OF clear).",
   },
 ];
 
@@ -344,7 +438,7 @@ export function differencesFor(v: TestView): Difference[] {
 
 /**
  * Real mode on the 286: FLAGS bits 12-15 (IOPL, NT, reserved) cannot be set and
- * read as 0 (286 PRM §5.2; README of the vector set: "mask them"). The runner
+ * read as 0 (286 PRM, Real Address Mode chapter; README of the vector set: "mask them"). The runner
  * clears them in the INIT state before loading it and leaves them out of the
  * FLAGS comparison; an IA-32 CPU would otherwise keep IOPL/NT from POPF/IRET.
  */
