@@ -402,12 +402,38 @@ function executeRare(c: Cpu, i: Insn): void {
       if ((c.cr0 & (CR0.MP | CR0.TS)) === (CR0.MP | CR0.TS)) c.raise(Vec.NM, -1);
       return;
     case Op.Esc:
-      // No x87 yet (CPUID does not claim one): #NM when CR0.EM or TS asks for emulation, else #UD.
+      // No x87 yet (CPUID does not claim one): #NM when CR0.EM or TS asks for emulation; otherwise, as
+      // on a processor without a coprocessor, the memory operand's address is formed and checked
+      // against the segment limit and nothing else happens (what the FPU-less 80286 vectors show).
       if (c.cr0 & (CR0.EM | CR0.TS)) c.raise(Vec.NM, -1);
-      c.raise(Vec.UD, -1);
+      if (i.mod !== 3) c.segCheck(i.seg, c.ea(i), escOperandBytes(i.opcode & 7, i.reg, i.w), false);
       return;
     default:
       c.raise(Vec.UD, -1);
+  }
+}
+
+/**
+ * Memory operand size of an x87 escape (D8-DF) by opcode low bits and ModRM.reg (SDM 1 ch.8 and
+ * the Appendix A escape maps): 4 = m32, 8 = m64, 2 = m16, 10 = m80, environment 14/28, state 94/108.
+ */
+function escOperandBytes(esc: number, reg: number, w: number): number {
+  switch (esc) {
+    case 0:
+    case 2:
+      return 4;
+    case 1:
+      return reg === 4 || reg === 6 ? (w === 4 ? 28 : 14) : reg === 5 || reg === 7 ? 2 : 4;
+    case 3:
+      return reg === 5 || reg === 7 ? 10 : 4;
+    case 4:
+      return 8;
+    case 5:
+      return reg === 4 || reg === 6 ? (w === 4 ? 108 : 94) : reg === 7 ? 2 : 8;
+    case 6:
+      return 2;
+    default:
+      return reg === 4 || reg === 6 ? 10 : reg === 5 || reg === 7 ? 8 : 2;
   }
 }
 
@@ -1284,7 +1310,8 @@ function bcd(c: Cpu, i: Insn): void {
       let ax = regs[Reg.EAX] & 0xffff;
       let f = 0;
       if ((al & 0xf) > 9 || af) {
-        ax = i.op === Op.Aaa ? ax + 0x106 : ((ax - 6) & 0xff) | ((((ax >>> 8) - 1) & 0xff) << 8);
+        // AAA: AX += 106h; AAS: AX -= 6 then AH -= 1, the borrow from AL reaching AH (SDM 2A AAS).
+        ax = i.op === Op.Aaa ? ax + 0x106 : (ax - 6 - 0x100) & 0xffff;
         f = F.AF | F.CF;
       }
       ax = (ax & 0xff00) | (ax & 0x0f);
