@@ -13,6 +13,7 @@ import { OpFlag } from "../isa/opcodes.ts";
 import { PageKind, type PhysicalMemory } from "../memory/physical.ts";
 import { AR, CR0, CR4, F, PTE, Tlb, Vec } from "./constants.ts";
 import { execute } from "./exec.ts";
+import type { CpuTracer } from "./trace-hook.ts";
 import { deliverInterruptPM, loadSegPM } from "./system.ts";
 
 export { Reg, Seg };
@@ -117,6 +118,8 @@ export class Cpu implements CodeReader {
   inhibitUntil = -1;
   /** Called on triple fault (shutdown): the machine resets. */
   onShutdown: (() => void) | null = null;
+  /** Trace hook (expansion): null on the untraced path, which then pays one null check per access. */
+  tracer: CpuTracer | null = null;
   /** Test hook: return true to stop on an exception instead of delivering it. */
   onException: ((vector: number, errorCode: number) => boolean) | null = null;
   stopVector = -1;
@@ -614,14 +617,14 @@ export class Cpu implements CodeReader {
   // ---------------------------------------------------------------- linear memory access
 
   /** `user`: true for ordinary accesses at CPL 3; system accesses (descriptor tables, TSS) pass false. */
-  readLin8(lin: number, user = this.cpl === 3): number {
+  private uReadLin8(lin: number, user = this.cpl === 3): number {
     const e = this.tlb[lin >>> 12];
     if ((e & this.rdMask) === this.rdMask) return this.ram[(e & ~0xfff) | (lin & 0xfff)];
     return this.mem.read8(this.translate(lin, false, user));
   }
 
-  readLin16(lin: number, user = this.cpl === 3): number {
-    if ((lin & 0xfff) === 0xfff) return this.readLin8(lin, user) | (this.readLin8(lin + 1, user) << 8);
+  private uReadLin16(lin: number, user = this.cpl === 3): number {
+    if ((lin & 0xfff) === 0xfff) return this.uReadLin8(lin, user) | (this.uReadLin8(lin + 1, user) << 8);
     const e = this.tlb[lin >>> 12];
     if ((e & this.rdMask) === this.rdMask) {
       const p = (e & ~0xfff) | (lin & 0xfff);
@@ -631,16 +634,16 @@ export class Cpu implements CodeReader {
     return this.mem.read8(p) | (this.mem.read8(p + 1) << 8);
   }
 
-  readLin32(lin: number, user = this.cpl === 3): number {
+  private uReadLin32(lin: number, user = this.cpl === 3): number {
     if ((lin & 0xfff) > 0xffc) {
       // Crosses a page: translate both pages before reading (faults leave no partial state).
       this.translate(lin, false, user);
       this.translate((lin + 3) | 0, false, user);
       return (
-        this.readLin8(lin, user) |
-        (this.readLin8(lin + 1, user) << 8) |
-        (this.readLin8(lin + 2, user) << 16) |
-        (this.readLin8(lin + 3, user) << 24)
+        this.uReadLin8(lin, user) |
+        (this.uReadLin8(lin + 1, user) << 8) |
+        (this.uReadLin8(lin + 2, user) << 16) |
+        (this.uReadLin8(lin + 3, user) << 24)
       );
     }
     const e = this.tlb[lin >>> 12];
@@ -654,7 +657,7 @@ export class Cpu implements CodeReader {
     return m.read8(p) | (m.read8(p + 1) << 8) | (m.read8(p + 2) << 16) | (m.read8(p + 3) << 24);
   }
 
-  writeLin8(lin: number, v: number, user = this.cpl === 3): void {
+  private uWriteLin8(lin: number, v: number, user = this.cpl === 3): void {
     const e = this.tlb[lin >>> 12];
     if ((e & this.wrMask) === this.wrMask) {
       this.ram[(e & ~0xfff) | (lin & 0xfff)] = v;
@@ -663,12 +666,12 @@ export class Cpu implements CodeReader {
     this.physWrite8(this.translate(lin, true, user), v);
   }
 
-  writeLin16(lin: number, v: number, user = this.cpl === 3): void {
+  private uWriteLin16(lin: number, v: number, user = this.cpl === 3): void {
     if ((lin & 0xfff) === 0xfff) {
       this.translate(lin, true, user);
       this.translate((lin + 1) | 0, true, user);
-      this.writeLin8(lin, v, user);
-      this.writeLin8(lin + 1, v >>> 8, user);
+      this.uWriteLin8(lin, v, user);
+      this.uWriteLin8(lin + 1, v >>> 8, user);
       return;
     }
     const e = this.tlb[lin >>> 12];
@@ -683,11 +686,11 @@ export class Cpu implements CodeReader {
     this.physWrite8(p + 1, v >>> 8);
   }
 
-  writeLin32(lin: number, v: number, user = this.cpl === 3): void {
+  private uWriteLin32(lin: number, v: number, user = this.cpl === 3): void {
     if ((lin & 0xfff) > 0xffc) {
       this.translate(lin, true, user);
       this.translate((lin + 3) | 0, true, user);
-      for (let i = 0; i < 4; i++) this.writeLin8(lin + i, v >>> (8 * i), user);
+      for (let i = 0; i < 4; i++) this.uWriteLin8(lin + i, v >>> (8 * i), user);
       return;
     }
     const e = this.tlb[lin >>> 12];
@@ -702,6 +705,41 @@ export class Cpu implements CodeReader {
     }
     const p = this.translate(lin, true, user);
     for (let i = 0; i < 4; i++) this.physWrite8(p + i, v >>> (8 * i));
+  }
+
+  // Public linear accessors: the untraced path plus one null check for the trace hook.
+  readLin8(lin: number, user = this.cpl === 3): number {
+    const v = this.uReadLin8(lin, user);
+    if (this.tracer !== null) this.tracer.mem(this, lin, 1, false, v);
+    return v;
+  }
+  readLin16(lin: number, user = this.cpl === 3): number {
+    const v = this.uReadLin16(lin, user);
+    if (this.tracer !== null) this.tracer.mem(this, lin, 2, false, v);
+    return v;
+  }
+  readLin32(lin: number, user = this.cpl === 3): number {
+    const v = this.uReadLin32(lin, user);
+    if (this.tracer !== null) this.tracer.mem(this, lin, 4, false, v);
+    return v;
+  }
+  writeLin8(lin: number, v: number, user = this.cpl === 3): void {
+    this.uWriteLin8(lin, v, user);
+    if (this.tracer !== null) this.tracer.mem(this, lin, 1, true, v & 0xff);
+  }
+  writeLin16(lin: number, v: number, user = this.cpl === 3): void {
+    this.uWriteLin16(lin, v, user);
+    if (this.tracer !== null) this.tracer.mem(this, lin, 2, true, v & 0xffff);
+  }
+  writeLin32(lin: number, v: number, user = this.cpl === 3): void {
+    this.uWriteLin32(lin, v, user);
+    if (this.tracer !== null) this.tracer.mem(this, lin, 4, true, v | 0);
+  }
+
+  /** Physical address the TLB holds for `lin` (valid right after an access to it). */
+  physOf(lin: number): number {
+    const e = this.tlb[lin >>> 12];
+    return ((e & ~0xfff) | (lin & 0xfff)) >>> 0;
   }
 
   readLin(lin: number, w: number): number {
@@ -943,6 +981,7 @@ export class Cpu implements CodeReader {
       if (this.halted) break;
       try {
         if (this.eflags & F.TF) this.stepTrap();
+        else if (this.tracer !== null) this.runBlockTraced(limit, this.tracer);
         else this.runBlock(limit);
       } catch (err) {
         if (err !== CPU_FAULT) throw err;
@@ -968,6 +1007,27 @@ export class Cpu implements CodeReader {
       execute(this, i);
       this.icount++;
       if (this.blockDirty || this.halted) break;
+    }
+  }
+
+  /** The same loop with the trace hook called around every instruction (chosen once per block). */
+  private runBlockTraced(limit: number, t: CpuTracer): void {
+    this.curEip = this.eip;
+    const b = this.getBlock();
+    b.hits++;
+    const insns = b.insns;
+    let n = b.n;
+    if (this.icount + n > limit) n = limit - this.icount;
+    this.blockDirty = false;
+    for (let k = 0; k < n; k++) {
+      const i = insns[k];
+      this.curEip = this.eip;
+      this.eip = (this.eip + i.len) & this.ipMask;
+      t.begin(this, i);
+      execute(this, i);
+      this.icount++;
+      t.retire(this, i);
+      if (this.blockDirty || this.halted || this.tracer === null) break;
     }
   }
 
@@ -1020,6 +1080,7 @@ export class Cpu implements CodeReader {
     this.delivering = outer + 1;
     this.deliveringVector = vector;
     this.halted = false;
+    if (this.tracer !== null) this.tracer.interrupt(this, vector, code, soft);
     try {
       if ((this.cr0 & CR0.PE) === 0) this.interruptReal(vector);
       else deliverInterruptPM(this, vector, code, soft);

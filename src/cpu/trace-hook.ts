@@ -1,0 +1,25 @@
+import type { Insn } from "../isa/decode.ts";
+import type { Cpu } from "./cpu.ts";
+
+/**
+ * What the CPU tells a tracer (src/trace) when one is attached (`cpu.tracer`).
+ * With no tracer the CPU runs its untraced loop; the only cost left there is a
+ * null check per memory access.
+ *
+ * Order for one instruction: begin -> mem* -> retire. If the instruction
+ * faults, retire is not called: the next call is `interrupt` (the exception),
+ * then `begin` of the handler's first instruction; accesses seen since the
+ * last begin belong to the faulting, non-retired instruction. External
+ * interrupts arrive between retire and the next begin. Accesses made while
+ * delivering an interrupt (stack pushes, IDT reads) come after `interrupt`.
+ */
+export interface CpuTracer {
+  /** `i` is about to execute; cpu.curEip is its EIP (CS-relative), cpu.icount its ordinal. */
+  begin(cpu: Cpu, i: Insn): void;
+  /** A linear memory access of `size` bytes; `cpu.physOf(lin)` gives its physical address. */
+  mem(cpu: Cpu, lin: number, size: number, write: boolean, value: number): void;
+  /** `i` retired; cpu.eip is the next EIP (branch target or fall-through); cpu.icount already counts it. */
+  retire(cpu: Cpu, i: Insn): void;
+  /** Interrupt or exception delivery starts. `code` = error code or -1; `soft` = INT n/INT3/INTO. */
+  interrupt(cpu: Cpu, vector: number, code: number, soft: boolean): void;
+}
