@@ -132,6 +132,12 @@ describe.skipIf(!haveQemu)("bios under QEMU with the probe disk", () => {
     expect(line(o, "SCR")).toBe("row=18 above=WXYZ"); // teletype scrolled the full screen
   });
 
+  it("INT 10h 09h/0Ah write cells and 07h/06h scroll a window down and up with the fill attribute", async () => {
+    const o = await boot();
+    expect(line(o, "V07")).toBe("c00=7020 c10=0741 c12=42");
+    expect(line(o, "V06")).toBe("c00=0741 c10=1F20");
+  });
+
   it("INT 11h and 12h return the equipment word and 639 KiB", async () => {
     const o = await boot();
     expect(line(o, "I11")).toMatch(/^ax=022[02]$/); // bit 1 = FPU, from CPUID
@@ -148,7 +154,7 @@ describe.skipIf(!haveQemu)("bios under QEMU with the probe disk", () => {
 
   it("INT 13h reads, writes and verifies by CHS and by packet, across 64 KiB", async () => {
     const o = await boot();
-    expect(line(o, "D02")).toBe("ax=0001 marker=00000008 ok cf=0");
+    expect(line(o, "D02")).toBe("ax=0001 marker=00000010 ok cf=0");
     expect(line(o, "D42")).toBe("ah=00 count=0004 markers=ok cf=0");
     expect(line(o, "D43")).toBe("ah=00 cf=0");
     expect(line(o, "D43READ")).toBe("ah=00 same=1 cf=0");
@@ -203,6 +209,24 @@ describe.skipIf(!haveQemu)("bios under QEMU with the probe disk", () => {
     expect(line(o, "T04")).toMatch(/^cx=(19|20)\d\d dx=[01]\d[0-3]\d cf=0$/);
   });
 
+  it("INT 1Ah sets the tick count, the time and the date", async () => {
+    const o = await boot();
+    expect(line(o, "T01")).toMatch(/^cx=0001 dx=234[5-9]$/);
+    expect(line(o, "T03")).toMatch(/^cx=1234 dh=5[6-9] cf=0$/);
+    expect(line(o, "T05")).toBe("cx=2030 dx=0615 cf=0");
+  });
+
+  it("INT 14h reports COM1 status, sends a byte, and times out on COM2", async () => {
+    const o = await boot();
+    expect(line(o, "S14")).toMatch(/^status=60.. send=Z ah=60 com2=80$/);
+  });
+
+  it("INT 15h 2400h/2401h turn the A20 wrap on and off", async () => {
+    const o = await boot();
+    expect(line(o, "A20OFF")).toBe("al=00 wrap=1");
+    expect(line(o, "A20ON")).toBe("al=01 wrap=0");
+  });
+
   it("INT 16h keeps stored keys in order and converts grey keys for the old functions", async () => {
     const o = await boot();
     expect(line(o, "K01")).toBe("empty=1");
@@ -220,7 +244,7 @@ describe.skipIf(!haveQemu)("bios under QEMU with an unbootable disk", () => {
     const raw = Buffer.alloc(1024 * 1024);
     readFileSync(PROBE_BIN).copy(raw, 0, 0, 510); // the probe's MBR code, no signature
     writeFileSync(disk, raw);
-    const o = await runQemu(disk, [], "system halted", 30);
+    const o = await runQemu(disk, [], "system halted\r\n", 30);
     expect(o).toContain("disk 80h: no 55AAh boot signature\n");
     expect(o).toContain("No bootable device: system halted\n");
     expect(o).not.toContain("PROBE");

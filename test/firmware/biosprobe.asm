@@ -2,8 +2,8 @@
 ; they return, one "KEY value..." line each, through INT 10h teletype (so
 ; on the screen and on COM1), then stops with cli; hlt.
 ;
-; Layout (512-byte sectors): LBA 0 = MBR, LBA 1-7 = the rest of the probe
-; (loaded by the MBR with INT 13h AH=42h), LBA 8-63 = marker sectors that
+; Layout (512-byte sectors): LBA 0 = MBR, LBA 1-15 = the rest of the probe
+; (loaded by the MBR with INT 13h AH=42h), LBA 16-71 = marker sectors that
 ; start with "RTSECTOR" and their own LBA (dword), then the LBA's low byte
 ; repeated. test/firmware/bios.test.ts reads the output.
 ;
@@ -13,10 +13,10 @@
         cpu 686
         org 0x7C00
 
-CODE_SECTORS    equ 8
+CODE_SECTORS    equ 16
 MARKER_FIRST    equ CODE_SECTORS
 MARKER_COUNT    equ 56
-SCRATCH         equ 0x9000          ; 0000:9000, 4 KiB of scratch buffers
+SCRATCH         equ 0xA000          ; 0000:A000, 4 KiB of scratch buffers
 WRITE_LBA       equ 40
 
 %macro PR 1
@@ -129,7 +129,7 @@ crlf:   push ax
         times 510 - ($ - $$) db 0
         dw 0xAA55
 
-; ---------------------------------------------------------------- LBA 1-7
+; ---------------------------------------------------------------- LBA 1-15
 stage2:
         PR "PROBE start dl="
         mov al, [boot_dl]
@@ -288,10 +288,10 @@ stage2:
         call hex16
         call print_cf
 
-        ; CHS read of LBA 8 (cylinder 0, head 0, sector 9 on any geometry
-        ; with at least 9 sectors per track) into 0000:SCRATCH
+        ; CHS read of the first marker (cylinder 0, head 0, sector 17 on any
+        ; geometry with at least 17 sectors per track) into 0000:SCRATCH
         mov ax, 0x0201
-        mov cx, 0x0009
+        mov cx, MARKER_FIRST + 1
         mov dx, 0x0080
         mov bx, SCRATCH
         int 0x13
@@ -326,12 +326,12 @@ stage2:
         call hex8
         call print_cf
 
-        ; extended read of 4 sectors (LBA 9-12) to 0FFF:0000 = linear FFF0h,
-        ; across the 64 KiB boundary
+        ; extended read of 4 markers to 0FFF:0000 = linear FFF0h, across the
+        ; 64 KiB boundary
         mov word [dap + 2], 4
         mov word [dap + 4], 0x0000
         mov word [dap + 6], 0x0FFF
-        mov dword [dap + 8], 9
+        mov dword [dap + 8], MARKER_FIRST + 1
         mov ah, 0x42
         mov dl, 0x80
         mov si, dap
@@ -348,7 +348,7 @@ stage2:
         mov ax, 0x0FFF
         mov es, ax
         mov cx, 4
-        mov ebx, 9
+        mov ebx, MARKER_FIRST + 1
 .markers:
         cmp dword [es:0], "RTSE"
         jne .bad_marker
@@ -487,9 +487,9 @@ stage2:
         call hex16
         call print_cf
 
-        ; verify (AH=04h) two sectors at LBA 8-9
+        ; verify (AH=04h) the first two markers
         mov ax, 0x0402
-        mov cx, 0x0009
+        mov cx, MARKER_FIRST + 1
         mov dx, 0x0080
         int 0x13
         call save_cf
@@ -627,7 +627,7 @@ stage2:
         call hex16
         call print_cf
 
-        ; move block: 64 bytes from 0000:9800 to 3 MiB and back to 0000:9A00
+        ; move block: 64 bytes from SCRATCH+800h to 3 MiB and back to SCRATCH+A00h
         mov di, SCRATCH + 0x800
         mov cx, 64
         mov al, 0x3C
@@ -687,6 +687,152 @@ stage2:
         mov ax, dx
         call hex16
         call print_cf
+
+        ; set the tick count, the time and the date, and read them back
+        mov ah, 0x01
+        mov cx, 0x0001
+        mov dx, 0x2345
+        int 0x1A
+        xor ax, ax
+        int 0x1A
+        PR "T01 cx="
+        mov ax, cx
+        call hex16
+        PR " dx="
+        mov ax, dx
+        call hex16
+        call crlf
+        mov ah, 0x03
+        mov cx, 0x1234
+        mov dx, 0x5600
+        int 0x1A
+        call save_cf
+        mov ah, 0x02
+        int 0x1A
+        PR "T03 cx="
+        mov ax, cx
+        call hex16
+        PR " dh="
+        mov al, dh
+        call hex8
+        call print_cf
+        mov ah, 0x05
+        mov cx, 0x2030
+        mov dx, 0x0615
+        int 0x1A
+        call save_cf
+        mov ah, 0x04
+        int 0x1A
+        PR "T05 cx="
+        mov ax, cx
+        call hex16
+        PR " dx="
+        mov ax, dx
+        call hex16
+        call print_cf
+
+        ; ---- INT 14h: status, send a byte, a port that does not exist
+        mov ah, 0x03
+        xor dx, dx
+        int 0x14
+        PR "S14 status="
+        call hex16
+        PR " send="
+        mov ax, 0x015A              ; 'Z'
+        xor dx, dx
+        int 0x14
+        PR " ah="
+        mov al, ah
+        call hex8
+        mov ah, 0x03
+        mov dx, 1
+        int 0x14
+        PR " com2="
+        mov al, ah
+        call hex8
+        call crlf
+
+        ; ---- A20 off: FFFF:0510 wraps to 0000:0500; A20 on: it does not
+        mov ax, 0x2400
+        int 0x15
+        mov ax, 0x2402
+        int 0x15
+        PR "A20OFF al="
+        call hex8
+        call a20_wraps
+        mov ax, 0x2401
+        int 0x15
+        mov ax, 0x2402
+        int 0x15
+        PR "A20ON al="
+        call hex8
+        call a20_wraps
+
+        ; ---- INT 10h 09h/0Ah writes and 06h/07h window scrolls in the top
+        ; left corner of page 0
+        mov ah, 0x03
+        mov bh, 0
+        int 0x10
+        mov [saved_cursor], dx
+        mov ah, 0x02
+        xor dx, dx
+        int 0x10
+        mov ax, 0x0941              ; 'A' x3, attribute 07h, at 0,0
+        mov bx, 0x0007
+        mov cx, 3
+        int 0x10
+        mov ah, 0x02
+        mov dx, 0x0100
+        int 0x10
+        mov ax, 0x0A42              ; 'B' x3 at 1,0, attributes kept
+        mov cx, 3
+        int 0x10
+        mov ax, 0x0701              ; rows 0-1, columns 0-1 down by 1, blanks 70h
+        mov bh, 0x70
+        mov cx, 0x0000
+        mov dx, 0x0101
+        int 0x10
+        mov dx, 0x0000
+        call read_cell
+        mov [cells], ax
+        mov dx, 0x0100
+        call read_cell
+        mov [cells + 2], ax
+        mov dx, 0x0102
+        call read_cell
+        mov [cells + 4], ax
+        mov ax, 0x0601              ; and back up by 1, blanks 1Fh
+        mov bh, 0x1F
+        mov cx, 0x0000
+        mov dx, 0x0101
+        int 0x10
+        mov dx, 0x0000
+        call read_cell
+        mov [cells + 6], ax
+        mov dx, 0x0100
+        call read_cell
+        mov [cells + 8], ax
+        mov ah, 0x02
+        mov bh, 0
+        mov dx, [saved_cursor]
+        int 0x10
+        PR "V07 c00="
+        mov ax, [cells]
+        call hex16
+        PR " c10="
+        mov ax, [cells + 2]
+        call hex16
+        PR " c12="
+        mov ax, [cells + 4]
+        call hex8
+        call crlf
+        PR "V06 c00="
+        mov ax, [cells + 6]
+        call hex16
+        PR " c10="
+        mov ax, [cells + 8]
+        call hex16
+        call crlf
 
         ; ---- INT 16h: empty buffer, then stored keys
         mov ah, 0x01
@@ -785,7 +931,7 @@ print_cf:
         pop ax
         ret
 
-; check_marker_scratch: " ok"/" BAD" for the sector at SCRATCH being LBA 8.
+; check_marker_scratch: " ok"/" BAD" for the sector at SCRATCH being the first marker.
 check_marker_scratch:
         cmp dword [SCRATCH], "RTSE"
         jne .bad
@@ -796,6 +942,33 @@ check_marker_scratch:
         PR " ok"
         ret
 .bad:   PR " BAD"
+        ret
+
+; read_cell: AX = character and attribute at row DH, column DL of page 0.
+read_cell:
+        mov ah, 0x02
+        mov bh, 0
+        int 0x10
+        mov ah, 0x08
+        int 0x10
+        ret
+
+; a20_wraps: print " wrap=1" if FFFF:0510 is the same byte as 0000:0500,
+; then a new line.
+a20_wraps:
+        push es
+        mov ax, 0xFFFF
+        mov es, ax
+        mov byte [0x0500], 0x11
+        mov byte [es:0x0510], 0x22
+        PR " wrap="
+        mov al, '0'
+        cmp byte [0x0500], 0x22
+        jne .out
+        mov al, '1'
+.out:   call putc
+        call crlf
+        pop es
         ret
 
 ; move_block: INT 15h AH=87h, 32 words from linear EAX to linear EBX.
@@ -816,6 +989,7 @@ move_block:
 
 last_cf:        db 0
 saved_cursor:   dw 0
+cells:          times 5 dw 0
 scr_buf:        times 6 db 0
 str_hi:         db "hi"
 
