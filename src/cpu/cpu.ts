@@ -638,7 +638,7 @@ export class Cpu implements CodeReader {
     if ((lin & 0xfff) > 0xffc) {
       // Crosses a page: translate both pages before reading (faults leave no partial state).
       this.translate(lin, false, user);
-      this.translate((lin + 3) | 0, false, user);
+      this.translate(((lin + 3) & ~0xfff) | 0, false, user);
       return (
         this.uReadLin8(lin, user) |
         (this.uReadLin8(lin + 1, user) << 8) |
@@ -669,7 +669,7 @@ export class Cpu implements CodeReader {
   private uWriteLin16(lin: number, v: number, user = this.cpl === 3): void {
     if ((lin & 0xfff) === 0xfff) {
       this.translate(lin, true, user);
-      this.translate((lin + 1) | 0, true, user);
+      this.translate(((lin + 1) & ~0xfff) | 0, true, user);
       this.uWriteLin8(lin, v, user);
       this.uWriteLin8(lin + 1, v >>> 8, user);
       return;
@@ -689,7 +689,7 @@ export class Cpu implements CodeReader {
   private uWriteLin32(lin: number, v: number, user = this.cpl === 3): void {
     if ((lin & 0xfff) > 0xffc) {
       this.translate(lin, true, user);
-      this.translate((lin + 3) | 0, true, user);
+      this.translate(((lin + 3) & ~0xfff) | 0, true, user);
       for (let i = 0; i < 4; i++) this.uWriteLin8(lin + i, v >>> (8 * i), user);
       return;
     }
@@ -754,7 +754,8 @@ export class Cpu implements CodeReader {
   /** Make sure a write of `w` bytes at `lin` will not fault (read-modify-write: fault before any change). */
   probeWrite(lin: number, w: number): void {
     this.translate(lin, true, this.cpl === 3);
-    if ((lin & 0xfff) + w > 0x1000) this.translate((lin + w - 1) | 0, true, this.cpl === 3);
+    // The second page is probed at its first byte: that is the address #PF reports in CR2.
+    if ((lin & 0xfff) + w > 0x1000) this.translate(((lin + w - 1) & ~0xfff) | 0, true, this.cpl === 3);
   }
 
   // ---------------------------------------------------------------- segmented access

@@ -667,6 +667,9 @@ function taskSwitch(c: Cpu, sel: number, src: TaskSrc, errCode: number): void {
   for (let r = 0; r < 8; r++) regs[r] = new32 ? nRegs[r] : (regs[r] & ~0xffff) | (nRegs[r] & 0xffff);
   c.setEflags(new32 ? nFlags : (c.getEflags() & ~0xffff) | (nFlags & 0xffff));
   c.eip = nEip;
+  // The switch has committed: faults from here on are taken in the new task, at its first instruction
+  // (SDM 3A §6.15, interrupt 10, "after the commit point").
+  c.curEip = nEip;
   // LDT, then segment registers, each checked; faults here are #TS in the new task's context.
   c.ldtSel = nLdt;
   if ((nLdt & 0xfffc) !== 0) {

@@ -92,12 +92,7 @@ const hex8 = (n: number): string => n.toString(16).padStart(8, "0");
  * after which it is an ordinary check. Diagnoses are in fixtures/systests/README.md.
  */
 const KNOWN_CPU_BUGS: Record<string, readonly string[]> = {
-  // CR2 of a dword write straddling into a not-present page is the access's last byte (0x202001),
-  // not the first byte of the faulting page (0x202000). cpu.ts writeLin32/readLin32/... translate lin+3.
-  paging: ["#pf write crossing into not-present page cr2"],
-  // A fault after a task switch's commit point is delivered with the EIP of the JMP, not the new task's
-  // first instruction: the run loop's catch restores curEip after taskSwitch already loaded the new EIP.
-  tasks: ["#ts after commit eip is the new task's"],
+  // (none: the CR2-of-a-page-crossing-write and #TS-after-commit-EIP bugs are fixed)
 };
 
 /** Compare an output with its reference, allowing exactly the known-bug lines to FAIL (with the right want). */
