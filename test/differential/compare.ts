@@ -104,6 +104,41 @@ export function formatMismatch(m: Mismatch): string {
   ].join("\n");
 }
 
+/** What kind of disagreement: the exception pair, or the differing fields. */
+export function mismatchKind(m: Mismatch): string {
+  if (m.native.exc !== m.emu.exc) return `exception ${excText(m.native.exc)} vs ${excText(m.emu.exc)}`;
+  return m.diffs.map((d) => d.split(/[: ]/)[0]).join(", ") + " differ";
+}
+
+/**
+ * Mismatches grouped by kind, most frequent first: count, forms involved, and `examples`
+ * formatted cases per kind (one per form, first forms first).
+ */
+export function summarize(mismatches: readonly Mismatch[], examples = 3): string {
+  const kinds = new Map<string, Mismatch[]>();
+  for (const m of mismatches) {
+    const k = mismatchKind(m);
+    const list = kinds.get(k);
+    if (list === undefined) kinds.set(k, [m]);
+    else list.push(m);
+  }
+  const out: string[] = [];
+  for (const [k, list] of [...kinds].sort((a, b) => b[1].length - a[1].length)) {
+    const forms = [...new Set(list.map((m) => m.c.form.name))];
+    const shown =
+      forms.length > 12 ? `${forms.slice(0, 12).join("; ")}; ... (${forms.length} forms)` : forms.join("; ");
+    out.push(`== ${k}: ${list.length} cases in ${forms.length} forms: ${shown}`);
+    const seen = new Set<string>();
+    for (const m of list) {
+      if (seen.size >= examples) break;
+      if (seen.has(m.c.form.name)) continue;
+      seen.add(m.c.form.name);
+      out.push(formatMismatch(m));
+    }
+  }
+  return out.join("\n");
+}
+
 export interface FormStats {
   form: Form;
   cases: number;

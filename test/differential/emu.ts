@@ -4,17 +4,18 @@
  * flat 32-bit protected-mode machine with paging off.
  */
 import { PortBus } from "../../src/bus/ports.ts";
-import { Cpu, Reg, Seg } from "../../src/cpu/cpu.ts";
+import { Cpu, Seg } from "../../src/cpu/cpu.ts";
 import { PhysicalMemory } from "../../src/memory/physical.ts";
 import {
   type CaseInput,
   type CaseResult,
   CODE,
+  DATA16_WIN,
   DATA_PAGES,
   DATA_WIN,
   INSN_ADDR,
+  LOW_PAGES,
   STACK_PAGES,
-  STACK_PTR,
   STACK_WIN,
   type Selectors,
   WIN,
@@ -28,10 +29,12 @@ const AR_DB = 1 << 14;
 const AR_G = 1 << 15;
 const AR_DATA = 0x3; // read/write, accessed
 const AR_CODE = 0xb; // execute/read, accessed
+const CR0_AM = 1 << 18;
 
 export class Emulator {
   readonly mem = new PhysicalMemory({ ramBytes: 8 << 20 });
   readonly cpu = new Cpu(this.mem, new PortBus());
+  private readonly words = new Int32Array(this.mem.ram.buffer, this.mem.ram.byteOffset, this.mem.ram.length >>> 2);
 
   /**
    * `sel`: the selectors the native process runs with, so that MOV r/m,Sreg and PUSH Sreg
@@ -41,6 +44,7 @@ export class Emulator {
   constructor(sel: Selectors) {
     const cpu = this.cpu;
     cpu.enterFlat32(3);
+    cpu.cr0 |= CR0_AM; // as Linux runs user code: EFLAGS.AC enables alignment checking
     const flat = (s: number, v: number, type: number): void => {
       if ((v & 0xfffc) === 0) cpu.setSegCache(s, v, 0, 0, 0);
       else cpu.setSegCache(s, v, 0, -1, AR_P | AR_S | AR_DPL3 | AR_DB | AR_G | type);
@@ -63,17 +67,16 @@ export class Emulator {
     const ram = mem.ram;
     // Code exactly as the runner lays it out: POPFD, the instruction, UD2s.
     ram[CODE] = 0x9d;
-    ram.fill(0, INSN_ADDR, INSN_ADDR + 32);
     ram.set(c.bytes, INSN_ADDR);
     for (let k = 0; k < 16; k += 2) {
       ram[INSN_ADDR + c.bytes.length + k] = 0x0f;
       ram[INSN_ADDR + c.bytes.length + k + 1] = 0x0b;
     }
     cpu.invalidatePage(CODE >>> 12);
-    ram.set(c.data, DATA_WIN);
+    const dataAt = c.low ? DATA16_WIN : DATA_WIN;
+    ram.set(c.data, dataAt);
     ram.set(c.stack, STACK_WIN);
     cpu.regs.set(c.regs);
-    cpu.regs[Reg.ESP] = STACK_PTR;
     cpu.setEflags(c.eflags);
     cpu.eip = INSN_ADDR;
     cpu.stopVector = -1;
@@ -87,29 +90,30 @@ export class Emulator {
       eip: cpu.eip | 0,
       eflags: cpu.getEflags(),
       regs,
-      data: ram.slice(DATA_WIN, DATA_WIN + WIN),
+      data: ram.slice(dataAt, dataAt + WIN),
       stack: ram.slice(STACK_WIN, STACK_WIN + WIN),
     };
+    ram.fill(0, dataAt, dataAt + WIN);
     this.checkOutside();
     return res;
   }
 
   /**
-   * Harness check: nothing outside the two windows may change, or the generator aimed a
+   * Harness check (after the data window was cleared): nothing outside the windows may change, or the generator aimed a
    * memory operand outside what the runner reports. Throws (a harness bug, not a CPU bug).
    */
   private checkOutside(): void {
-    const ram = this.mem.ram;
+    const words = this.words;
     const check = (from: number, to: number): void => {
-      for (let a = from; a < to; a++) {
-        if (ram[a] !== 0) {
-          ram.fill(0, from, to);
-          throw new Error(`harness: the instruction wrote outside the windows at 0x${a.toString(16)}`);
+      for (let k = from >>> 2; k < to >>> 2; k++) {
+        if (words[k] !== 0) {
+          this.mem.ram.fill(0, from, to);
+          throw new Error(`harness: the instruction wrote outside the windows near 0x${(k * 4).toString(16)}`);
         }
       }
     };
-    check(DATA_PAGES, DATA_WIN);
-    check(DATA_WIN + WIN, DATA_PAGES + 0x2000);
+    check(DATA_PAGES, DATA_PAGES + 0x2000);
+    check(LOW_PAGES, LOW_PAGES + 0x2000);
     check(STACK_PAGES, STACK_WIN);
     check(STACK_WIN + WIN, STACK_PAGES + 0x2000);
   }

@@ -11,7 +11,7 @@
  */
 import { AF, CF, type Entry, OF, ONE_BYTE, type OpDesc, OpFlag, Opnd, TWO_BYTE } from "../../src/isa/opcodes.ts";
 import { AluOp, Op, ShiftOp } from "../../src/isa/ops.ts";
-import { type CaseInput, DATA_WIN, popfdImage, STACK_PTR, STACK_WIN, WIN } from "./native.ts";
+import { type CaseInput, DATA_WIN, DATA16_WIN, popfdImage, STACK_PTR, STACK_WIN, WIN } from "./native.ts";
 
 // ------------------------------------------------------------------ forms
 
@@ -252,15 +252,22 @@ class Builder {
   pinned = 1 << ESP;
   /** Registers set after the address is chosen (the dividend of DIV): never used in an address. */
   later = 0;
-  constructor(readonly rng: Rng) {
+  /** Where the data window is: DATA_WIN, or DATA16_WIN for 16-bit addressing. */
+  dataBase = DATA_WIN;
+  constructor(
+    readonly rng: Rng,
+    /** ESP while the instruction runs: near STACK_PTR, any alignment (pushes and pops cross the page at 0x601000). */
+    readonly sp: number,
+  ) {
     for (let r = 0; r < 8; r++) this.regs[r] = value32(rng);
-    this.regs[ESP] = STACK_PTR;
+    this.regs[ESP] = sp;
     for (let k = 0; k < WIN; k++) {
       this.data[k] = rng.u32() & 0xff;
       this.stack[k] = rng.u32() & 0xff;
     }
   }
   pin(r: number, v: number): void {
+    if (r === ESP) throw new Error("generator: ESP cannot be pinned");
     this.regs[r] = v | 0;
     this.pinned |= 1 << r;
   }
@@ -273,6 +280,7 @@ class Builder {
     return this.regs[r] & mask(w);
   }
   setReg(w: number, r: number, v: number): void {
+    if (w > 1 && r === ESP) return; // ESP belongs to the runner: it stays at sp
     if (w === 1) {
       if (r < 4) this.regs[r] = (this.regs[r] & ~0xff) | (v & 0xff);
       else this.regs[r - 4] = (this.regs[r - 4] & ~0xff00) | ((v & 0xff) << 8);
@@ -281,7 +289,7 @@ class Builder {
   }
   /** Memory at a linear address inside one of the windows. */
   private win(addr: number): [Uint8Array, number] {
-    if (addr >= DATA_WIN && addr < DATA_WIN + WIN) return [this.data, addr - DATA_WIN];
+    if (addr >= this.dataBase && addr < this.dataBase + WIN) return [this.data, addr - this.dataBase];
     if (addr >= STACK_WIN && addr < STACK_WIN + WIN) return [this.stack, addr - STACK_WIN];
     throw new Error(`generator: address 0x${(addr >>> 0).toString(16)} outside the windows`);
   }
@@ -342,7 +350,7 @@ function encodeMemory(b: Builder, target: number, spDelta: number): MemOperand {
     }
     if ((base >= 0 && (b.later & (1 << base)) !== 0) || (index >= 0 && (b.later & (1 << index)) !== 0)) continue;
     const hasDisp32 = mod === 2 || (mod === 0 && base === -1);
-    const regVal = (r: number): number => (r === ESP ? (STACK_PTR + spDelta) | 0 : regs[r]);
+    const regVal = (r: number): number => (r === ESP ? (b.sp + spDelta) | 0 : regs[r]);
     const text = (): string => {
       const parts: string[] = [];
       if (base >= 0) parts.push(REG32[base]);
@@ -365,7 +373,7 @@ function encodeMemory(b: Builder, target: number, spDelta: number): MemOperand {
     if (base === ESP) {
       if (index >= 0) continue;
       // [esp] / [esp+disp8]: the operand lands in the stack window.
-      const addr = (STACK_PTR + spDelta + disp) | 0;
+      const addr = (b.sp + spDelta + disp) | 0;
       if (addr < STACK_WIN + 40 || addr > STACK_WIN + WIN - 40) continue; // room for BT offsets, Mq
       return { bytes: [...head(), ...(mod === 1 ? [disp & 0xff] : [])], addr, text: text() };
     }
@@ -384,10 +392,54 @@ function encodeMemory(b: Builder, target: number, spDelta: number): MemOperand {
   return { bytes: [0o005, ...le(target, 4)], addr: target, text: "[disp32]" };
 }
 
+/** 16-bit ModRM r/m: the registers summed (SDM 2A table 2-1); rm 6 with mod 0 is [disp16]. */
+const RM16: readonly (readonly [number, number])[] = [
+  [EBX, ESI],
+  [EBX, EDI],
+  [EBP, ESI],
+  [EBP, EDI],
+  [ESI, -1],
+  [EDI, -1],
+  [EBP, -1],
+  [EBX, -1],
+];
+const RM16_TEXT = ["bx+si", "bx+di", "bp+si", "bp+di", "si", "di", "bp", "bx"];
+
+/**
+ * 16-bit addressing (0x67): the effective address is the low 16 bits of the sum, so only the low
+ * halves of the registers matter (their upper halves stay random) and the sum may wrap.
+ */
+function encodeMemory16(b: Builder, target: number): MemOperand {
+  const rng = b.rng;
+  const regs = b.regs;
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const mod = rng.pick([0, 0, 1, 1, 2, 2]);
+    const rm = rng.int(8);
+    if (mod === 0 && rm === 6) return { bytes: [0o006, ...le(target, 2)], addr: target, text: "[disp16]" };
+    const [r1, r2] = RM16[rm];
+    if ((b.later & (1 << r1)) !== 0 || (r2 >= 0 && (b.later & (1 << r2)) !== 0)) continue;
+    const text = `[${RM16_TEXT[rm]}${mod === 1 ? "+disp8" : mod === 2 ? "+disp16" : ""}]`;
+    const sum = (): number => (regs[r1] + (r2 >= 0 ? regs[r2] : 0)) & 0xffff;
+    if (mod === 2) {
+      const disp = (target - sum()) & 0xffff;
+      b.pinned |= (1 << r1) | (r2 >= 0 ? 1 << r2 : 0);
+      return { bytes: [0o200 | rm, ...le(disp, 2)], addr: target, text };
+    }
+    const disp = mod === 1 ? ((rng.u32() & 0xff) << 24) >> 24 : 0;
+    const free = [r1, r2].find((r) => r >= 0 && !b.isPinned(r));
+    if (free === undefined) continue;
+    const other = free === r1 ? (r2 >= 0 ? regs[r2] : 0) : regs[r1];
+    b.pin(free, (regs[free] & ~0xffff) | ((target - disp - other) & 0xffff));
+    b.pinned |= (1 << r1) | (r2 >= 0 ? 1 << r2 : 0);
+    return { bytes: [(mod << 6) | rm, ...(mod === 1 ? [disp & 0xff] : [])], addr: target, text };
+  }
+  return { bytes: [0o006, ...le(target, 2)], addr: target, text: "[disp16]" };
+}
+
 /** A target in the middle of the data window; sometimes just below the page boundary at +0x80. */
-function dataTarget(rng: Rng): number {
-  if (rng.chance(0.3)) return DATA_WIN + 0x80 - 1 - rng.int(8);
-  return DATA_WIN + 72 + rng.int(WIN - 144);
+function dataTarget(rng: Rng, base: number): number {
+  if (rng.chance(0.3)) return base + 0x80 - 1 - rng.int(8);
+  return base + 72 + rng.int(WIN - 144);
 }
 
 function encodePrefixes(rng: Rng, list: number[]): number[] {
@@ -407,9 +459,15 @@ function o16Allowed(d: OpDesc): boolean {
 export function generateCase(form: Form, rng: Rng): GenCase {
   const d = form.desc;
   const op = d.exec;
-  const b = new Builder(rng);
+  // ESP: mostly STACK_PTR, sometimes a few bytes off (ENTER needs its whole frame in the window: only upwards).
+  const spMove = rng.chance(0.3) ? (op === Op.Enter ? rng.int(5) : rng.int(25) - 12) : 0;
+  const b = new Builder(rng, STACK_PTR + spMove);
   const notes: string[] = [];
   let eflags = (rng.u32() & (ARITH | DF)) | 0x202;
+  // NT and ID are inert here but must survive; AC turns on alignment checking (Linux sets CR0.AM).
+  if (rng.chance(0.1)) eflags |= 1 << 14;
+  if (rng.chance(0.2)) eflags |= 1 << 21;
+  if (rng.chance(0.05)) eflags |= 1 << 18;
   let fixup = Fixup.None;
 
   // --- prefixes
@@ -422,19 +480,27 @@ export function generateCase(form: Form, rng: Rng): GenCase {
     if (r === 1) rep = 0xf3;
     else if (r === 2) rep = op === Op.Cmps || op === Op.Scas ? 0xf2 : 0xf3;
   }
-  const a16 = op === Op.Loop && rng.chance(0.3);
+  let a16 = op === Op.Loop && rng.chance(0.3);
 
   // --- ModRM: register or memory
   const eOp = [d.dst, d.src, d.src2].find(isE);
   const memOnly = eOp !== undefined && isMemOnly(eOp);
   let memForm = false;
-  if (d.modrm) memForm = memOnly ? rng.chance(0.95) : rng.chance(0.5);
+  // Memory-only forms get a register ModRM now and then (#UD), except BOUND: on hosts with AVX-512,
+  // 62 with mod = 11 is the EVEX prefix, not BOUND.
+  if (d.modrm) memForm = memOnly ? op === Op.Bound || rng.chance(0.95) : rng.chance(0.5);
   let regField = form.row >= 0 && form.row < 8 ? form.row : rng.int(8);
   // BT-family memory forms: the bit offset register must be free to hold a small offset (ESP is not).
   if (op === Op.BtEG && memForm && regField === ESP) regField = rng.pick([0, 1, 2, 3, 5, 6, 7]);
   const rmReg = rng.int(8);
   const implicitMem = string || op === Op.Xlat || [d.dst, d.src].some((o) => o === Opnd.Ob || o === Opnd.Ov);
   const anyMem = memForm || implicitMem;
+  // 16-bit addressing: the operand lives in the low data window (README: "16-bit addressing").
+  if (anyMem && rng.chance(0.15)) {
+    a16 = true;
+    b.dataBase = DATA16_WIN;
+  }
+  const low16 = (v: number, at: number): number => (a16 ? (v & ~0xffff) | (at & 0xffff) : at);
   let seg = -1;
   if (anyMem && rng.chance(0.15)) seg = rng.int(6);
   const lockable = (d.flags & OpFlag.Lockable) !== 0;
@@ -455,17 +521,19 @@ export function generateCase(form: Form, rng: Rng): GenCase {
   }
   if (string) {
     eflags = (eflags & ~DF) | (rng.chance(0.5) ? DF : 0);
-    b.pin(ESI, DATA_WIN + 40 + rng.int(WIN - 80));
-    b.pin(EDI, DATA_WIN + 40 + rng.int(WIN - 80));
-    if (rep !== 0) b.pin(ECX, rng.pick([0, 1, 2, 3, 4, 5, 8]));
-    notes.push(`esi->+0x${(b.regs[ESI] - DATA_WIN).toString(16)} edi->+0x${(b.regs[EDI] - DATA_WIN).toString(16)}`);
+    // With 0x67 only SI, DI and CX count: the upper halves stay random.
+    b.pin(ESI, low16(b.regs[ESI], b.dataBase + 40 + rng.int(WIN - 80)));
+    b.pin(EDI, low16(b.regs[EDI], b.dataBase + 40 + rng.int(WIN - 80)));
+    if (rep !== 0) b.pin(ECX, low16(b.regs[ECX], rng.pick([0, 1, 2, 3, 4, 5, 8])));
+    const at = (r: number): string => `+0x${(((b.regs[r] & (a16 ? 0xffff : -1)) - b.dataBase) | 0).toString(16)}`;
+    notes.push(`esi->${at(ESI)} edi->${at(EDI)}`);
   }
   if (op === Op.Xlat) {
     const al = b.regs[EAX] & 0xff;
-    b.pin(EBX, dataTarget(rng) - al);
+    b.pin(EBX, low16(b.regs[EBX], dataTarget(rng, b.dataBase) - al));
     b.pinned |= 1 << EAX;
   }
-  if (op === Op.Enter) b.pin(EBP, STACK_PTR + rng.int(121));
+  if (op === Op.Enter) b.pin(EBP, b.sp + rng.int(121));
   if (op === Op.Leave) b.pin(EBP, STACK_PTR - 120 + rng.int(241));
   if (op === Op.Loop) {
     if (rng.chance(0.5)) b.pin(ECX, rng.pick([0, 1, 2, 0x10000, 0x10001, 0xffff, -1]));
@@ -476,20 +544,18 @@ export function generateCase(form: Form, rng: Rng): GenCase {
   if (op === Op.MulE && d.sub >= 6) b.later |= (1 << EAX) | (1 << EDX); // the dividend is set below
   if (op === Op.Popf) {
     // POPF at CPL 3, IOPL 0: IF and IOPL are ignored, VM/VIF/VIP kept, RF cleared; every other bit is
-    // loadable. NT and AC stay 0 (NT would make the kernel's IRET a task switch; AC turns on alignment
-    // checking, CR0.AM being set by Linux). TF is free: the trap after POPF happens either way.
-    const v = rng.u32() & ~((1 << 14) | (1 << 18));
-    b.setMem(STACK_PTR, 4, v);
+    // loadable, NT, AC and ID included. TF is free: the single-step trap after POPF happens either way.
+    const v = rng.u32();
+    b.setMem(b.sp, 4, v);
   }
 
   // --- memory operand
   let mem: MemOperand | null = null;
   let target = 0;
   if (memForm) {
-    target = dataTarget(rng);
+    target = dataTarget(rng, b.dataBase);
     const spDelta = op === Op.PopE ? w : 0;
-    // PUSH/POP/CALL with an ESP-based memory operand could aim at the stack window.
-    mem = encodeMemory(b, target, spDelta);
+    mem = a16 ? encodeMemory16(b, target) : encodeMemory(b, target, spDelta);
     target = mem.addr;
     notes.push(`mem ${mem.text} -> 0x${(target >>> 0).toString(16)}`);
   } else if (d.modrm) {
@@ -530,9 +596,10 @@ export function generateCase(form: Form, rng: Rng): GenCase {
     if ((op === Op.Cmps || op === Op.Scas) && rng.chance(0.6)) {
       const n = rng.int(9);
       const step = eflags & DF ? -w : w;
+      const am = a16 ? 0xffff : -1;
       for (let k = 0; k < n; k++) {
-        const di = b.regs[EDI] + k * step;
-        const v = op === Op.Cmps ? b.getMem(b.regs[ESI] + k * step, w) : b.getReg(w, EAX);
+        const di = (b.regs[EDI] & am) + k * step;
+        const v = op === Op.Cmps ? b.getMem((b.regs[ESI] & am) + k * step, w) : b.getReg(w, EAX);
         if (op === Op.Scas && k === n - 1 && rng.chance(0.5)) continue;
         b.setMem(di, w, v);
       }
@@ -563,7 +630,7 @@ export function generateCase(form: Form, rng: Rng): GenCase {
         break;
       case Opnd.Ob:
       case Opnd.Ov: {
-        target = dataTarget(rng);
+        target = dataTarget(rng, b.dataBase);
         imms.push(target);
         notes.push(`moffs -> 0x${target.toString(16)}`);
         break;
@@ -579,6 +646,8 @@ export function generateCase(form: Form, rng: Rng): GenCase {
   if (o16) prefixes.push(0x66);
   if (a16) prefixes.push(0x67);
   const bytes: number[] = encodePrefixes(rng, prefixes);
+  // Now and then, pad with repeats of the prefixes to 15 bytes (the limit) or 16 (#GP).
+  const padTo = rng.chance(0.03) ? rng.pick([15, 16]) : 0;
   if (form.twoByte) bytes.push(0x0f);
   bytes.push(form.opcode);
   if (d.modrm) {
@@ -609,7 +678,7 @@ export function generateCase(form: Form, rng: Rng): GenCase {
         break;
       case Opnd.Ob:
       case Opnd.Ov:
-        bytes.push(...le(v, 4));
+        bytes.push(...le(v, a16 ? 2 : 4));
         immIdx++;
         break;
     }
@@ -643,8 +712,13 @@ export function generateCase(form: Form, rng: Rng): GenCase {
   if (seg >= 0) notes.push(`${SEG_NAME[seg]}:`);
 
   // The runner's POPFD pops this image just below ESP.
+  if (padTo > 0) {
+    const pads = prefixes.length > 0 ? prefixes : [0x3e];
+    while (bytes.length < padTo) bytes.unshift(rng.pick(pads));
+    notes.push(`padded to ${bytes.length} bytes`);
+  }
   const img = popfdImage(eflags);
-  for (let k = 0; k < 4; k++) b.stack[STACK_PTR - 4 - STACK_WIN + k] = (img >>> (8 * k)) & 0xff;
+  b.setMem(b.sp - 4, 4, img);
 
   return {
     form,
@@ -654,6 +728,7 @@ export function generateCase(form: Form, rng: Rng): GenCase {
     data: b.data,
     stack: b.stack,
     rep: rep !== 0,
+    low: b.dataBase === DATA16_WIN,
     flagMask: CMP_MASK & ~undef,
     fixup,
     note: notes.join(", "),
@@ -721,12 +796,18 @@ function setupDivide(
   }
 }
 
-/** All cases of one run: `cases` per form, from the seed. */
-export function generate(forms: readonly Form[], seed: number, cases: number): GenCase[] {
+/**
+ * All cases of one run: `cases` per form, from the seed. `low`: the host can map the low data
+ * window; when it cannot, the cases with 16-bit addressing are left out (the others are unchanged).
+ */
+export function generate(forms: readonly Form[], seed: number, cases: number, low = true): GenCase[] {
   const out: GenCase[] = [];
   for (const f of forms) {
     const rng = new Rng(seed, hashName(f.name));
-    for (let k = 0; k < cases; k++) out.push(generateCase(f, rng));
+    for (let k = 0; k < cases; k++) {
+      const c = generateCase(f, rng);
+      if (low || !c.low) out.push(c);
+    }
   }
   return out;
 }

@@ -5,9 +5,9 @@
  * "N cases, M mismatches"; exits 1 on any mismatch, 2 when the host cannot run the runner.
  */
 import { Command } from "commander";
-import { formatMismatch, runDifferential } from "./compare.ts";
+import { runDifferential, summarize } from "./compare.ts";
 import { generate, userForms } from "./gen.ts";
-import { hostUnavailable } from "./native.ts";
+import { probeHost } from "./native.ts";
 
 const program = new Command()
   .name("differential")
@@ -15,7 +15,7 @@ const program = new Command()
   .option("--seed <n>", "random seed (default: a fresh one, printed)")
   .option("--cases <n>", "cases per instruction form", "200")
   .option("--filter <mnemonics>", "only these mnemonics, comma-separated (e.g. add,shld)")
-  .option("--show <n>", "mismatches to print in full", "20")
+  .option("--show <n>", "example cases to print per kind of mismatch", "3")
   .option("--failing-only", "list only forms with mismatches")
   .parse();
 
@@ -29,11 +29,13 @@ const toInt = (s: string, what: string): number => {
   return v;
 };
 
-const why = hostUnavailable();
-if (why !== null) {
-  console.error(`differential: the host cannot be the oracle: ${why}`);
+const host = probeHost();
+if (typeof host === "string") {
+  console.error(`differential: the host cannot be the oracle: ${host}`);
   process.exit(2);
 }
+if (!host.low)
+  console.log("note: the host cannot map the low data window (vm.mmap_min_addr): 16-bit addressing cases skipped");
 const seed = opts.seed !== undefined ? toInt(opts.seed, "seed") : (Math.random() * 0x7fffffff) | 0;
 const perForm = toInt(opts.cases, "cases");
 const wanted = opts.filter?.split(",").map((s) => s.trim().toLowerCase());
@@ -44,7 +46,7 @@ if (forms.length === 0) {
 }
 
 const t0 = Date.now();
-const cases = generate(forms, seed, perForm);
+const cases = generate(forms, seed, perForm, host.low);
 const res = runDifferential(cases);
 const secs = (Date.now() - t0) / 1000;
 
@@ -57,6 +59,6 @@ for (const s of res.perForm.values()) {
   );
 }
 const show = toInt(opts.show, "show");
-for (const m of res.mismatches.slice(0, show)) console.log(`\n${formatMismatch(m)}`);
+if (res.mismatches.length > 0) console.log(`\n${summarize(res.mismatches, show)}\n`);
 console.log(`${res.cases} cases, ${res.mismatches.length} mismatches`);
 process.exit(res.mismatches.length > 0 ? 1 : 0);
