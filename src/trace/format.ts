@@ -1,0 +1,160 @@
+/**
+ * The native trace format, version 1: the byte layout shared by the recorder
+ * (writer side) and the reader. docs/TRACE_FORMAT.md is the description for
+ * people; this file is the authority for numbers.
+ *
+ * A file is: preamble + JSON header, chunks, index, JSON trailer, footer.
+ * A chunk's payload (after decompression) is a sequence of fixed-size
+ * records, all little-endian, 16-byte aligned: INSN/FAULT records are 32
+ * bytes, every other record 16. Byte 0 of a record is its kind.
+ */
+
+/** File magic: 0x89 "RTRCE" CR LF (like the capture log's, a different word). */
+export const TRACE_MAGIC: Uint8Array = Uint8Array.of(0x89, 0x52, 0x54, 0x52, 0x43, 0x45, 0x0d, 0x0a);
+/** Last 8 bytes of a complete file. */
+export const TRACE_END_MAGIC: Uint8Array = Uint8Array.of(0x52, 0x54, 0x52, 0x43, 0x45, 0x45, 0x4e, 0x44); // "RTRCEEND"
+/** Bump when a record or structure changes meaning or layout. */
+export const TRACE_VERSION = 1;
+
+/** magic(8) version(u16) reserved(u16) headerLength(u32). */
+export const PREAMBLE_BYTES = 16;
+/** payloadLength, rawLength, firstIcount(f64), instructions, records, payloadCrc, headerCrc. */
+export const CHUNK_HEADER_BYTES = 32;
+/** firstIcount(f64), offset(f64), instructions, records, rawLength, payloadLength. */
+export const INDEX_ENTRY_BYTES = 32;
+/** indexOffset(f64), chunkCount, trailerLength, crc(index+trailer), reserved, END magic. */
+export const FOOTER_BYTES = 32;
+
+/** Record kinds (byte 0 of every record). */
+export const enum Rec {
+  /** A retired instruction (32 bytes). */
+  Insn = 1,
+  /** An instruction that began but did not retire: it raised an exception (32 bytes, INSN layout). */
+  Fault = 2,
+  /** Branch outcome of the preceding INSN. */
+  Branch = 3,
+  /** Data read by the current instruction or interrupt delivery. */
+  Read = 4,
+  /** Data write. */
+  Write = 5,
+  /** Physical address of the part of the preceding access that lies on the next page. */
+  Phys2 = 6,
+  /** Port I/O by the current instruction. */
+  Port = 7,
+  /** Interrupt or exception delivery starts. */
+  Interrupt = 8,
+  /** A write the processor made by itself (page-table accessed/dirty bits), physical only. */
+  Implicit = 9,
+  /** CS selector and CR3 from here on; first record of every chunk. */
+  Context = 10,
+  /** The following items happen at this instruction count (after a gap the reader cannot count). */
+  Icount = 11,
+}
+
+export const INSN_BYTES = 32;
+export const REC_BYTES = 16;
+
+/** Mode byte of INSN/FAULT records. */
+export const enum Mode {
+  CplMask = 3,
+  /** CR0.PE */
+  Protected = 1 << 2,
+  /** EFLAGS.VM */
+  V86 = 1 << 3,
+  /** CS.D: 32-bit default operand and address size */
+  Code32 = 1 << 4,
+  /** CR0.PG */
+  Paging = 1 << 5,
+}
+
+/** Branch byte of INSN records: kind in bits 0-2, taken in bit 3 (also in the BRANCH record). */
+export const enum BranchKind {
+  None = 0,
+  /** Jcc, LOOPcc, LOOP, JCXZ */
+  Cond = 1,
+  /** JMP rel, JMP ptr16:32 */
+  Jump = 2,
+  /** JMP r/m, JMP m16:32 */
+  JumpInd = 3,
+  /** CALL rel, CALL ptr16:32 */
+  Call = 4,
+  /** CALL r/m, CALL m16:32 */
+  CallInd = 5,
+  /** RET, RETF */
+  Ret = 6,
+  /** INT n, INT3, INTO, INT1, IRET */
+  Other = 7,
+}
+export const BRANCH_TAKEN = 1 << 3;
+
+export const BRANCH_NAMES = ["none", "cond", "jump", "jump-ind", "call", "call-ind", "ret", "other"] as const;
+export type BranchName = (typeof BRANCH_NAMES)[number];
+
+/** Flags byte (2) of INTERRUPT records. */
+export const enum IntFlag {
+  /** INT n / INT3 / INTO: raised by an instruction that then retires. */
+  Soft = 1,
+  /** An error code was pushed. */
+  HasCode = 2,
+  /** Raised while an instruction executed (an exception; for non-soft, that instruction does not retire). */
+  InInsn = 4,
+}
+
+/** Flags byte (2) of READ/WRITE records. */
+export const enum AccFlag {
+  /** The access crosses a 4 KiB page: a PHYS2 record follows. */
+  Split = 1,
+}
+
+/** Compression of chunk payloads. */
+export type Codec = "deflate-raw" | "brotli" | "none";
+
+/** The JSON header of a trace file. Unknown keys are allowed (added later without a version bump). */
+export interface TraceHeader {
+  format: "retrace-trace";
+  version: number;
+  retraceVersion: string;
+  codec: Codec;
+  /** Where the run came from. */
+  source: { log: string; logInstructions: number; logSha256: string };
+  /** Instructions with icount in [from, to) are in the file (to: null = to the end). */
+  window: { from: number; to: number | null };
+  /** Privilege filter: every instruction, CPL 3 only, or CPL 0-2 (and interrupt delivery) only. */
+  only: "all" | "user" | "kernel";
+}
+
+/** The JSON trailer: totals, so `info` need not read the chunks. */
+export interface TraceTrailer {
+  /** Retired instructions in the file. */
+  instructions: number;
+  /** Records of every kind. */
+  records: number;
+  /** Per kind name. */
+  counts: Record<string, number>;
+  /** Raw (uncompressed) payload bytes. */
+  rawBytes: number;
+  /** icount of the first and one past the last instruction in the file (null: none). */
+  firstIcount: number | null;
+  endIcount: number | null;
+}
+
+export const REC_NAMES: Record<number, string> = {
+  [Rec.Insn]: "insn",
+  [Rec.Fault]: "fault",
+  [Rec.Branch]: "branch",
+  [Rec.Read]: "read",
+  [Rec.Write]: "write",
+  [Rec.Phys2]: "phys2",
+  [Rec.Port]: "port",
+  [Rec.Interrupt]: "interrupt",
+  [Rec.Implicit]: "implicit",
+  [Rec.Context]: "context",
+  [Rec.Icount]: "icount",
+};
+
+/** Size in bytes of a record of `kind`, or 0 for an unknown kind. */
+export function recordSize(kind: number): number {
+  if (kind === Rec.Insn || kind === Rec.Fault) return INSN_BYTES;
+  if (kind >= Rec.Branch && kind <= Rec.Icount) return REC_BYTES;
+  return 0;
+}

@@ -1,0 +1,546 @@
+/**
+ * The trace recorder: the CpuTracer that expansion attaches to a replaying
+ * machine. It writes fixed-size binary records (format.ts) into one
+ * preallocated buffer, no object per instruction, and hands the buffer to the
+ * sinks as a chunk whenever it holds `chunkBytes` (always at an instruction
+ * boundary, so every chunk starts a fresh run of records: see docs/TRACE_FORMAT.md).
+ *
+ * Call order from the CPU (src/cpu/trace-hook.ts): begin -> mem* -> retire,
+ * or begin -> mem* -> interrupt (the instruction faulted; no retire). INT n
+ * and ICEBP call interrupt between begin and retire. The recorder therefore
+ * decides that an instruction faulted only when the next begin (or the end)
+ * arrives without its retire, and then rewrites its record kind to FAULT.
+ *
+ * Not seen by the CPU hook: the accessed/dirty bits the page walker writes.
+ * They reach RAM through PhysicalMemory.write8, so the recorder observes that
+ * method on the machine's instance while attached and records every byte it
+ * writes that is not part of an instruction's own data write as IMPLICIT.
+ */
+import type { Cpu } from "../cpu/cpu.ts";
+import type { CpuTracer } from "../cpu/trace-hook.ts";
+import type { Insn } from "../isa/decode.ts";
+import type { Machine } from "../machine/machine.ts";
+import type { PhysicalMemory } from "../memory/physical.ts";
+import { branchKindOf } from "./classify.ts";
+import { AccFlag, BRANCH_TAKEN, BranchKind, INSN_BYTES, IntFlag, Mode, REC_BYTES, REC_NAMES, Rec } from "./format.ts";
+
+/** A run of raw records (uncompressed payload). `bytes` is valid only during the call. */
+export interface RawChunk {
+  readonly bytes: Uint8Array;
+  /** Every record in the chunk happened at an icount >= this. */
+  readonly firstIcount: number;
+  /** INSN records (retired instructions) in the chunk. */
+  readonly instructions: number;
+  readonly records: number;
+}
+
+export interface ChunkSink {
+  chunk(c: RawChunk): void;
+}
+
+export type OnlyFilter = "all" | "user" | "kernel";
+
+/** What the recorder observes: a Machine, or a CPU with its memory and port bus (tests). */
+export type Traceable = Pick<Machine, "cpu" | "ports" | "mem">;
+
+export interface RecorderOptions {
+  /** First instruction count to record (default 0). */
+  from?: number;
+  /** Record instructions with icount < to (default: no limit). */
+  to?: number;
+  only?: OnlyFilter;
+  /** Raw bytes per chunk (default 4 MiB). */
+  chunkBytes?: number;
+  /** Called every `progressEvery` retired instructions with the icount. */
+  onProgress?: ((icount: number) => void) | null;
+  progressEvery?: number;
+}
+
+// TLB entry bits (src/cpu/constants.ts Tlb.Valid | Tlb.RFast): readable straight from `ram`.
+const TLB_VALID = 1;
+const TLB_RFAST = 16;
+const CR0_PE = 1;
+const CR0_PG = 1 << 31;
+const CR4_PSE = 1 << 4;
+const EFLAGS_VM = 1 << 17;
+const PTE_P = 1;
+const PDE_PS = 1 << 7;
+const SEG_CS = 1;
+
+export class TraceRecorder implements CpuTracer {
+  private buf: Uint8Array;
+  private u32: Uint32Array;
+  private pos = 0;
+  private readonly chunkBytes: number;
+  private readonly sinks: ChunkSink[];
+  private readonly from: number;
+  private readonly to: number;
+  private readonly only: number; // 0 all, 1 user, 2 kernel
+
+  // Chunk bookkeeping.
+  private chunkFirst = 0;
+  private chunkInsns = 0;
+  private chunkRecords = 0;
+  private needContext = true;
+  private ctxCs = -1;
+  private ctxCr3 = 0;
+  private ctxCsBase = 0;
+  /** What a reader would take as the icount of the next item, and of an interrupt raised inside an instruction. */
+  private dNext = 0;
+  private dLast = 0;
+
+  // The current item (instruction or interrupt delivery) and the open instruction.
+  /** Accesses are recorded (the current item passed the window and the filter). */
+  private recording = false;
+  /** An instruction began and has not retired. */
+  private open = false;
+  /** Byte offset of the open instruction's record, or -1 (not recorded). */
+  private insnPos = -1;
+  private bKind = 0;
+  private bEip = 0;
+  private bLen = 0;
+  private bImm = 0;
+  private bCs = 0;
+  private bCsBase = 0;
+  private bIpMask = 0;
+
+  // Physical writes seen through PhysicalMemory.write8 since the last callback.
+  private pAddr = new Float64Array(256);
+  private pVal = new Uint8Array(256);
+  private pN = 0;
+
+  private machine: Traceable | null = null;
+  private physMem: PhysicalMemory | null = null;
+  private readonly onProgress: ((icount: number) => void) | null;
+  private readonly progressEvery: number;
+  private nextProgress: number;
+
+  /** Totals over the whole recording. */
+  readonly counts = new Float64Array(16);
+  instructions = 0;
+  records = 0;
+  rawBytes = 0;
+  firstIcount: number | null = null;
+  endIcount: number | null = null;
+  finished = false;
+
+  constructor(sinks: ChunkSink | ChunkSink[], opts: RecorderOptions = {}) {
+    this.sinks = Array.isArray(sinks) ? sinks : [sinks];
+    this.chunkBytes = opts.chunkBytes ?? 4 << 20;
+    this.from = opts.from ?? 0;
+    this.to = opts.to ?? Number.POSITIVE_INFINITY;
+    this.only = opts.only === "user" ? 1 : opts.only === "kernel" ? 2 : 0;
+    this.buf = new Uint8Array(this.chunkBytes + (64 << 10));
+    this.u32 = new Uint32Array(this.buf.buffer);
+    this.onProgress = opts.onProgress ?? null;
+    this.progressEvery = opts.progressEvery ?? 1 << 20;
+    this.nextProgress = this.progressEvery;
+  }
+
+  /** Start observing `m` (before the replay runs). A bare CPU with its buses will do too. */
+  attach(m: Traceable): void {
+    this.machine = m;
+    m.cpu.tracer = this;
+    m.ports.observer = (port, width, write, value) => this.port(port, width, write, value);
+    const mem = m.mem;
+    this.physMem = mem;
+    const write8 = Object.getPrototypeOf(mem).write8 as PhysicalMemory["write8"];
+    mem.write8 = (addr: number, value: number): void => {
+      write8.call(mem, addr, value);
+      this.physWrite(addr, value);
+    };
+  }
+
+  /** Stop observing (the untraced path takes over at the next block). */
+  detach(): void {
+    const m = this.machine;
+    if (m === null) return;
+    if (m.cpu.tracer === this) m.cpu.tracer = null;
+    m.ports.observer = null;
+    if (this.physMem !== null) delete (this.physMem as { write8?: unknown }).write8;
+    this.machine = null;
+    this.physMem = null;
+    this.recording = false;
+  }
+
+  /** Close the last instruction and emit the last chunk. */
+  finish(): void {
+    if (this.finished) return;
+    this.detach();
+    this.resolveOpen();
+    if (this.recording) this.flushPending();
+    this.pN = 0;
+    this.recording = false;
+    if (this.pos > 0) this.cut(0);
+    this.finished = true;
+  }
+
+  // ------------------------------------------------------------------ CpuTracer
+
+  begin(cpu: Cpu, i: Insn): void {
+    if (this.open) this.resolveOpen();
+    const ic = cpu.icount;
+    this.open = true;
+    if (ic < this.from || ic >= this.to || !this.keepCpl(cpu.cpl)) {
+      this.recording = false;
+      this.insnPos = -1;
+      this.pN = 0;
+      if (ic >= this.to) this.detach();
+      return;
+    }
+    this.recording = true;
+    this.ensure(INSN_BYTES + 3 * REC_BYTES);
+    this.itemStart(cpu, ic, this.dNext);
+    const p = this.pos;
+    const w = p >> 2;
+    const u = this.u32;
+    const len = i.len;
+    const kind = branchKindOf(i.op);
+    const cr0 = cpu.cr0;
+    const mode =
+      cpu.cpl |
+      ((cr0 & CR0_PE) << 2) |
+      ((cpu.eflags & EFLAGS_VM) !== 0 ? Mode.V86 : 0) |
+      (cpu.code32 ? Mode.Code32 : 0) |
+      ((cr0 >>> 31) << 5);
+    u[w] = Rec.Insn | (len << 8) | (mode << 16) | (kind << 24);
+    u[w + 1] = cpu.curEip;
+    const lin = i.linear;
+    u[w + 2] = lin;
+    u[w + 4] = 0;
+    u[w + 5] = 0;
+    u[w + 6] = 0;
+    u[w + 7] = 0;
+    const b = this.buf;
+    const off = lin & 0xfff;
+    const e = cpu.tlb[lin >>> 12];
+    if ((e & (TLB_VALID | TLB_RFAST)) === (TLB_VALID | TLB_RFAST) && off + len <= 0x1000) {
+      const phys = (e & ~0xfff) | off;
+      u[w + 3] = phys;
+      const ram = cpu.ram;
+      for (let k = 0; k < len; k++) b[p + 16 + k] = ram[phys + k];
+    } else {
+      u[w + 3] = peekPhys(cpu, lin);
+      for (let k = 0; k < len; k++) b[p + 16 + k] = cpu.mem.read8(peekPhys(cpu, (lin + k) | 0));
+    }
+    this.insnPos = p;
+    this.dLast = ic;
+    this.pos = p + INSN_BYTES;
+    this.chunkRecords++;
+    this.counts[Rec.Insn]++;
+    this.bKind = kind;
+    if (kind !== BranchKind.None) {
+      this.bEip = cpu.curEip;
+      this.bLen = len;
+      this.bImm = i.imm;
+      this.bCs = cpu.segSel[SEG_CS];
+      this.bCsBase = cpu.segBase[SEG_CS];
+      this.bIpMask = cpu.ipMask;
+    }
+    if (this.pN > 0) this.flushPending();
+  }
+
+  mem(cpu: Cpu, lin: number, size: number, write: boolean, value: number): void {
+    if (!this.recording) {
+      this.pN = 0;
+      return;
+    }
+    const phys = cpu.physOf(lin);
+    const split = (lin & 0xfff) + size > 0x1000;
+    const phys2 = split ? cpu.physOf(((lin | 0xfff) + 1) | 0) : 0;
+    if (this.pN > 0) {
+      if (write) this.dropData(phys, phys2, lin, size);
+      this.flushPending();
+    }
+    this.ensure(2 * REC_BYTES);
+    const w = this.pos >> 2;
+    const u = this.u32;
+    const kind = write ? Rec.Write : Rec.Read;
+    u[w] = kind | (size << 8) | ((split ? AccFlag.Split : 0) << 16);
+    u[w + 1] = lin;
+    u[w + 2] = phys;
+    u[w + 3] = value;
+    this.pos += REC_BYTES;
+    this.chunkRecords++;
+    this.counts[kind]++;
+    if (split) {
+      u[w + 4] = Rec.Phys2;
+      u[w + 5] = 0;
+      u[w + 6] = phys2;
+      u[w + 7] = 0;
+      this.pos += REC_BYTES;
+      this.chunkRecords++;
+      this.counts[Rec.Phys2]++;
+    }
+  }
+
+  retire(cpu: Cpu, _i: Insn): void {
+    this.open = false;
+    if (this.recording && this.pN > 0) this.flushPending();
+    this.pN = 0;
+    const p = this.insnPos;
+    if (p >= 0) {
+      this.insnPos = -1;
+      if (this.bKind !== BranchKind.None) this.branch(cpu, p);
+      this.instructions++;
+      this.chunkInsns++;
+      this.endIcount = cpu.icount;
+      this.dNext = cpu.icount;
+    }
+    this.recording = false;
+    const ic = cpu.icount;
+    if (this.pos >= this.chunkBytes) this.cut(ic);
+    if (ic >= this.nextProgress) {
+      this.nextProgress = ic + this.progressEvery;
+      if (this.onProgress !== null) this.onProgress(ic);
+    }
+    if (ic >= this.to) this.detach();
+  }
+
+  interrupt(cpu: Cpu, vector: number, code: number, soft: boolean): void {
+    if (this.recording && this.pN > 0) this.flushPending();
+    this.pN = 0;
+    const ic = cpu.icount;
+    if (ic < this.from || ic >= this.to || this.only === 1) {
+      this.recording = false;
+      return;
+    }
+    this.recording = true;
+    this.ensure(4 * REC_BYTES);
+    this.itemStart(cpu, ic, this.open ? this.dLast : this.dNext);
+    const w = this.pos >> 2;
+    const u = this.u32;
+    const flags = (soft ? IntFlag.Soft : 0) | (code >= 0 ? IntFlag.HasCode : 0) | (this.open ? IntFlag.InInsn : 0);
+    u[w] = Rec.Interrupt | ((vector & 0xff) << 8) | (flags << 16);
+    u[w + 1] = Math.max(code, 0);
+    u[w + 2] = cpu.eip;
+    u[w + 3] = cpu.segSel[SEG_CS] & 0xffff;
+    this.pos += REC_BYTES;
+    this.chunkRecords++;
+    this.counts[Rec.Interrupt]++;
+  }
+
+  // ------------------------------------------------------------------ other observers
+
+  private port(port: number, width: number, write: boolean, value: number): void {
+    if (!this.recording) return;
+    this.ensure(REC_BYTES);
+    const w = this.pos >> 2;
+    const u = this.u32;
+    u[w] = Rec.Port | (width << 8) | ((write ? 1 : 0) << 16);
+    u[w + 1] = port;
+    u[w + 2] = value;
+    u[w + 3] = 0;
+    this.pos += REC_BYTES;
+    this.chunkRecords++;
+    this.counts[Rec.Port]++;
+  }
+
+  private physWrite(addr: number, value: number): void {
+    let n = this.pN;
+    if (n === this.pAddr.length) {
+      const a = new Float64Array(n * 2);
+      a.set(this.pAddr);
+      const v = new Uint8Array(n * 2);
+      v.set(this.pVal);
+      this.pAddr = a;
+      this.pVal = v;
+    }
+    this.pAddr[n] = addr >>> 0;
+    this.pVal[n] = value;
+    this.pN = ++n;
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  private keepCpl(cpl: number): boolean {
+    return this.only === 0 || (this.only === 1 ? cpl === 3 : cpl !== 3);
+  }
+
+  /**
+   * First records of an item: the chunk's start, an ICOUNT record when a reader would count a
+   * different icount (`expected`) than the true one, a CONTEXT record when CS or CR3 changed.
+   */
+  private itemStart(cpu: Cpu, ic: number, expected: number): void {
+    if (this.pos === 0) {
+      this.chunkFirst = ic;
+      this.dNext = ic;
+      this.dLast = ic;
+      if (this.firstIcount === null) this.firstIcount = ic;
+    } else if (ic !== expected) {
+      const w = this.pos >> 2;
+      const u = this.u32;
+      u[w] = Rec.Icount;
+      u[w + 1] = ic % 0x100000000;
+      u[w + 2] = Math.floor(ic / 0x100000000);
+      u[w + 3] = 0;
+      this.pos += REC_BYTES;
+      this.chunkRecords++;
+      this.counts[Rec.Icount]++;
+      this.dNext = ic;
+      this.dLast = ic;
+    }
+    const cs = cpu.segSel[SEG_CS] & 0xffff;
+    const base = cpu.segBase[SEG_CS];
+    const cr3 = cpu.cr3;
+    if (this.needContext || cs !== this.ctxCs || cr3 !== this.ctxCr3 || base !== this.ctxCsBase) {
+      this.needContext = false;
+      this.ctxCs = cs;
+      this.ctxCr3 = cr3;
+      this.ctxCsBase = base;
+      const w = this.pos >> 2;
+      const u = this.u32;
+      u[w] = Rec.Context | (cs << 16);
+      u[w + 1] = cr3;
+      u[w + 2] = base;
+      u[w + 3] = 0;
+      this.pos += REC_BYTES;
+      this.chunkRecords++;
+      this.counts[Rec.Context]++;
+    }
+  }
+
+  /** The open instruction never retired: it faulted. */
+  private resolveOpen(): void {
+    this.open = false;
+    const p = this.insnPos;
+    if (p >= 0) {
+      this.buf[p] = Rec.Fault;
+      this.counts[Rec.Insn]--;
+      this.counts[Rec.Fault]++;
+      this.insnPos = -1;
+    }
+  }
+
+  private branch(cpu: Cpu, p: number): void {
+    const kind = this.bKind;
+    const fall = (this.bEip + this.bLen) & this.bIpMask;
+    const eip = cpu.eip;
+    const cs = cpu.segSel[SEG_CS] & 0xffff;
+    let taken: boolean;
+    let tEip: number;
+    let tLin: number;
+    let tCs: number;
+    if (kind === BranchKind.Cond) {
+      const target = (fall + this.bImm) & this.bIpMask;
+      taken = eip === target;
+      tEip = target;
+      tLin = (this.bCsBase + target) | 0;
+      tCs = this.bCs;
+    } else {
+      taken = kind !== BranchKind.Other || eip !== fall || cs !== this.bCs;
+      tEip = eip;
+      tLin = (cpu.segBase[SEG_CS] + eip) | 0;
+      tCs = cs;
+    }
+    if (taken) this.buf[p + 3] |= BRANCH_TAKEN;
+    this.ensure(REC_BYTES);
+    const w = this.pos >> 2;
+    const u = this.u32;
+    u[w] = Rec.Branch | ((taken ? 1 : 0) << 8) | (tCs << 16);
+    u[w + 1] = tLin;
+    u[w + 2] = tEip;
+    u[w + 3] = 0;
+    this.pos += REC_BYTES;
+    this.chunkRecords++;
+    this.counts[Rec.Branch]++;
+  }
+
+  /** Remove from the pending physical writes the bytes of this data write (they are its own, not implicit). */
+  private dropData(phys: number, phys2: number, lin: number, size: number): void {
+    const first = Math.min(size, 0x1000 - (lin & 0xfff));
+    const a = this.pAddr;
+    for (let k = 0; k < size; k++) {
+      const addr = k < first ? phys + k : phys2 + (k - first);
+      for (let j = this.pN - 1; j >= 0; j--) {
+        if (a[j] === addr) {
+          a[j] = -1;
+          break;
+        }
+      }
+    }
+  }
+
+  /** Emit the pending physical writes as IMPLICIT records, runs of up to 4 ascending bytes. */
+  private flushPending(): void {
+    const n = this.pN;
+    this.pN = 0;
+    const a = this.pAddr;
+    const v = this.pVal;
+    let j = 0;
+    while (j < n) {
+      const addr = a[j];
+      if (addr < 0) {
+        j++;
+        continue;
+      }
+      let size = 1;
+      let value = v[j];
+      while (size < 4 && j + size < n && a[j + size] === addr + size) {
+        value |= v[j + size] << (8 * size);
+        size++;
+      }
+      j += size;
+      this.ensure(REC_BYTES);
+      const w = this.pos >> 2;
+      const u = this.u32;
+      u[w] = Rec.Implicit | (size << 8);
+      u[w + 1] = 0;
+      u[w + 2] = addr;
+      u[w + 3] = value;
+      this.pos += REC_BYTES;
+      this.chunkRecords++;
+      this.counts[Rec.Implicit]++;
+    }
+  }
+
+  private ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const nb = new Uint8Array(Math.max(this.buf.length * 2, this.pos + n));
+    nb.set(this.buf.subarray(0, this.pos));
+    this.buf = nb;
+    this.u32 = new Uint32Array(nb.buffer);
+  }
+
+  /** Hand the records so far to the sinks; the next chunk starts at `nextIcount`. */
+  private cut(nextIcount: number): void {
+    const c: RawChunk = {
+      bytes: this.buf.subarray(0, this.pos),
+      firstIcount: this.chunkFirst,
+      instructions: this.chunkInsns,
+      records: this.chunkRecords,
+    };
+    this.records += this.chunkRecords;
+    this.rawBytes += this.pos;
+    for (let k = 0; k < this.sinks.length; k++) this.sinks[k].chunk(c);
+    this.pos = 0;
+    this.chunkFirst = nextIcount;
+    this.chunkInsns = 0;
+    this.chunkRecords = 0;
+    this.needContext = true;
+  }
+
+  /** Record counts by kind name. */
+  countsByName(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [k, name] of Object.entries(REC_NAMES)) out[name] = this.counts[Number(k)];
+    return out;
+  }
+}
+
+/**
+ * Physical address of `lin` as the CPU would translate it now, without
+ * touching the TLB or the accessed bits (a read-only walk; SDM 3A §4.3).
+ */
+export function peekPhys(cpu: Cpu, lin: number): number {
+  const e = cpu.tlb[lin >>> 12];
+  if ((e & TLB_VALID) !== 0) return ((e & ~0xfff) | (lin & 0xfff)) >>> 0;
+  const a20 = cpu.a20Mask;
+  if ((cpu.cr0 & CR0_PG) === 0) return (lin & a20) >>> 0;
+  const pde = cpu.physRead32(((cpu.cr3 & ~0xfff) | ((lin >>> 20) & 0xffc)) & a20);
+  if ((pde & PTE_P) === 0) return 0;
+  if ((pde & PDE_PS) !== 0 && (cpu.cr4 & CR4_PSE) !== 0) return (((pde & 0xffc00000) | (lin & 0x3fffff)) & a20) >>> 0;
+  const pte = cpu.physRead32(((pde & ~0xfff) | ((lin >>> 10) & 0xffc)) & a20);
+  if ((pte & PTE_P) === 0) return 0;
+  return (((pte & ~0xfff) | (lin & 0xfff)) & a20) >>> 0;
+}
