@@ -2,8 +2,10 @@
 import { statSync } from "node:fs";
 import { EVENT_KINDS } from "../log/index.ts";
 import { loadLog } from "./replay.ts";
+import { isTraceFile, traceInfoCommand } from "./trace-info.ts";
 
 export async function infoCommand(path: string, opts: { json?: boolean }): Promise<number> {
+  if (isTraceFile(path)) return traceInfoCommand(path, opts);
   const log = loadLog(path);
   const logBytes = statSync(path).size;
   const instructions = log.trailer?.instructions ?? log.events[log.events.length - 1]?.icount ?? 0;

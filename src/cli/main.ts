@@ -7,6 +7,8 @@
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { UserError } from "../host/files.ts";
 import { captureCommand } from "./capture.ts";
+import { dumpCommand } from "./dump.ts";
+import { expandCommand, parseFormat, parseOnly } from "./expand.ts";
 import { infoCommand } from "./info.ts";
 import { replayCommand } from "./replay.ts";
 import { runCommand } from "./run.ts";
@@ -110,6 +112,34 @@ export async function main(argv: string[]): Promise<number> {
     .option("--json", "machine-readable output")
     .action(async (file: string, opts) => {
       code = await infoCommand(file, opts);
+    });
+
+  program
+    .command("expand")
+    .description("replay a capture with tracing on and write every instruction and memory access")
+    .argument("<log>", "capture log")
+    .requiredOption("-o, --out <file>", "trace to write (ChampSim, text, BBV: .gz or .xz compresses)")
+    .option("-f, --format <format>", "native, champsim, text or bbv", parseFormat, "native")
+    .option("--from <n>", "first instruction count to trace", parseIntArg("--from", 0))
+    .option("--to <n>", "trace instructions before this count", parseIntArg("--to", 1))
+    .option("--only <level>", "user (CPL 3) or kernel (CPL 0-2) instructions only", parseOnly)
+    .option("--interval <n>", "BBV interval in instructions (default 100,000,000)", parseIntArg("--interval", 1))
+    .option("--disk <img>", "the disk image (default: the path recorded in the log); its SHA-256 must match")
+    .option("--bios <file>", "the firmware (default: the path recorded in the log); its SHA-256 must match")
+    .option("-q, --quiet", "no progress bar or summary on stderr")
+    .action(async (log: string, opts) => {
+      code = await expandCommand(log, opts);
+    });
+
+  program
+    .command("dump")
+    .description("print a native trace, one line per instruction with disassembly and memory accesses")
+    .argument("<trace>", "native trace (from expand)")
+    .option("--from <n>", "first instruction count", parseIntArg("--from", 0))
+    .option("--to <n>", "stop before this instruction count", parseIntArg("--to", 1))
+    .option("--json", "one JSON object per line")
+    .action(async (trace: string, opts) => {
+      code = await dumpCommand(trace, opts);
     });
 
   try {
