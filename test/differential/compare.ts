@@ -35,6 +35,9 @@ export function flagText(v: number, mask = -1): string {
   return `[${on.join(" ")}]`;
 }
 
+/** Exceptions that push an error code (SDM 3A table 6-1) reachable here: #GP, #SS, #NP, #TS, #PF, #AC. */
+const ERROR_CODE_VECTORS = new Set([10, 11, 12, 13, 14, 17]);
+
 const h32 = (v: number): string => (v >>> 0).toString(16).padStart(8, "0");
 export const hexBytes = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join(" ");
 const excText = (e: number): string => (e < 0 ? "none" : `#${e}`);
@@ -57,6 +60,9 @@ export function compareResults(c: GenCase, n: CaseResult, e: CaseResult): string
   applyFixup(c, n, n.regs[4]);
   applyFixup(c, e, n.regs[4]);
   if (n.exc !== e.exc) out.push(`exception: ${excText(n.exc)} vs ${excText(e.exc)}`);
+  else if (ERROR_CODE_VECTORS.has(n.exc) && n.errCode !== e.errCode) {
+    out.push(`error code: ${n.errCode.toString(16)} vs ${e.errCode.toString(16)}`);
+  }
   if (n.eip !== e.eip) out.push(`eip: ${h32(n.eip)} vs ${h32(e.eip)}`);
   for (let r = 0; r < 8; r++) {
     if (n.regs[r] !== e.regs[r]) out.push(`${REG_NAMES[r]}: ${h32(n.regs[r])} vs ${h32(e.regs[r])}`);
@@ -92,7 +98,7 @@ export function formatMismatch(m: Mismatch): string {
   const { c, native: n, emu: e } = m;
   const regs = (r: Int32Array): string => REG_NAMES.map((name, k) => `${name}=${h32(r[k])}`).join(" ");
   const outcome = (r: CaseResult): string =>
-    `exc ${excText(r.exc)}${r.signal !== undefined && r.exc >= 0 ? ` (signal ${r.signal}, err ${r.errCode})` : ""}, eip ${
+    `exc ${excText(r.exc)}${r.exc >= 0 ? ` (${r.signal !== undefined ? `signal ${r.signal}, ` : ""}error code ${r.errCode})` : ""}, eip ${
       r.eip === INSN_ADDR ? "= insn" : `insn+${((r.eip - INSN_ADDR) | 0).toString()}`
     }, flags ${flagText(r.eflags, CMP_MASK)}`;
   return [

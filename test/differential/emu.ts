@@ -34,6 +34,8 @@ const CR0_AM = 1 << 18;
 export class Emulator {
   readonly mem = new PhysicalMemory({ ramBytes: 8 << 20 });
   readonly cpu = new Cpu(this.mem, new PortBus());
+  /** Error code of the exception that stopped the last case. */
+  private errCode = -1;
   private readonly words = new Int32Array(this.mem.ram.buffer, this.mem.ram.byteOffset, this.mem.ram.length >>> 2);
 
   /**
@@ -55,7 +57,10 @@ export class Emulator {
     flat(Seg.ES, sel.es, AR_DATA);
     flat(Seg.FS, sel.fs, AR_DATA);
     flat(Seg.GS, sel.gs, AR_DATA);
-    cpu.onException = () => true;
+    cpu.onException = (_vector, code) => {
+      this.errCode = code;
+      return true;
+    };
     for (let a = CODE; a < CODE + 0x1000; a += 2) {
       this.mem.ram[a] = 0x0f;
       this.mem.ram[a + 1] = 0x0b;
@@ -81,12 +86,14 @@ export class Emulator {
     cpu.eip = INSN_ADDR;
     cpu.stopVector = -1;
     cpu.halted = false;
+    this.errCode = -1;
     // The POPFD that the runner executes first is replaced by setting EFLAGS directly;
     // run(1) retires the instruction under test (a REP string instruction retires whole).
     cpu.run(1);
     const regs = new Int32Array(cpu.regs);
     const res: CaseResult = {
       exc: cpu.stopVector,
+      errCode: this.errCode,
       eip: cpu.eip | 0,
       eflags: cpu.getEflags(),
       regs,

@@ -327,7 +327,7 @@ function le(v: number, n: number): number[] {
  * pinned keep their values (the displacement absorbs them); otherwise one register may be
  * solved for. `spDelta`: how far ESP moves before the address is computed (POP r/m).
  */
-function encodeMemory(b: Builder, target: number, spDelta: number): MemOperand {
+function encodeMemory(b: Builder, target: number, spDelta: number, aligned: boolean): MemOperand {
   const rng = b.rng;
   const regs = b.regs;
   for (let attempt = 0; attempt < 20; attempt++) {
@@ -375,6 +375,7 @@ function encodeMemory(b: Builder, target: number, spDelta: number): MemOperand {
       // [esp] / [esp+disp8]: the operand lands in the stack window.
       const addr = (b.sp + spDelta + disp) | 0;
       if (addr < STACK_WIN + 40 || addr > STACK_WIN + WIN - 40) continue; // room for BT offsets, Mq
+      if (aligned && (addr & 7) !== 0) continue;
       return { bytes: [...head(), ...(mod === 1 ? [disp & 0xff] : [])], addr, text: text() };
     }
     if (!b.isPinned(base) && base !== index) {
@@ -385,6 +386,7 @@ function encodeMemory(b: Builder, target: number, spDelta: number): MemOperand {
     if (index >= 0 && index !== ESP && !b.isPinned(index) && index !== base) {
       const rest = (regVal(base) + disp) | 0;
       const addr = target - (((target - rest) | 0) & ((1 << scale) - 1)); // keep the index integral
+      if (aligned && (addr & 7) !== 0) continue;
       b.pin(index, ((addr - rest) | 0) >> scale);
       return { bytes: [...head(), ...(mod === 1 ? [disp & 0xff] : [])], addr, text: text() };
     }
@@ -554,8 +556,11 @@ export function generateCase(form: Form, rng: Rng): GenCase {
   let target = 0;
   if (memForm) {
     target = dataTarget(rng, b.dataBase);
+    // A LOCKed access split across cache lines is a split lock: hosts with split-lock detection
+    // raise #AC for it (or stall the process), retrace rightly does not. Keep locked operands aligned.
+    if (lock) target &= ~7;
     const spDelta = op === Op.PopE ? w : 0;
-    mem = a16 ? encodeMemory16(b, target) : encodeMemory(b, target, spDelta);
+    mem = a16 ? encodeMemory16(b, target) : encodeMemory(b, target, spDelta, lock);
     target = mem.addr;
     notes.push(`mem ${mem.text} -> 0x${(target >>> 0).toString(16)}`);
   } else if (d.modrm) {

@@ -56,9 +56,10 @@ export interface CaseResult {
   regs: Int32Array;
   data: Uint8Array;
   stack: Uint8Array;
-  /** Native only: the signal and the CPU error code, for reports. */
+  /** The error code the exception pushed (-1: none; natively the kernel reports 0 for none). */
+  errCode: number;
+  /** Native only: the signal, for reports. */
   signal?: number;
-  errCode?: number;
 }
 
 export interface Selectors {
@@ -111,7 +112,7 @@ function decode(out: Buffer, o: number): CaseResult {
     data: new Uint8Array(out.subarray(o + 52, o + 52 + WIN)),
     stack: new Uint8Array(out.subarray(o + 52 + WIN, o + 52 + 2 * WIN)),
     signal,
-    errCode: out.readUInt32LE(o + 8),
+    errCode: out.readInt32LE(o + 8),
   };
 }
 
