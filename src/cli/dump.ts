@@ -1,7 +1,7 @@
 /** `retrace dump trace.bin`: the trace as text, one line per record (src/trace/text.ts), or JSON lines. */
 import { once } from "node:events";
 import { UserError } from "../host/files.ts";
-import { TraceFormatError, type TraceRecord } from "../trace/records.ts";
+import { TraceFormatError, type TraceRecord, visitChunk } from "../trace/records.ts";
 import { formatRecord } from "../trace/text.ts";
 import { openTraceForCli } from "./trace-info.ts";
 
@@ -22,27 +22,36 @@ export async function dumpCommand(path: string, opts: DumpCliOptions): Promise<n
   if (to <= from) throw new UserError(`--to (${opts.to}) must be greater than --from (${from})`);
   const t = await openTraceForCli(path);
   let closed = false;
-  const onError = (): void => {
+  process.stdout.on("error", () => {
     closed = true; // EPIPE: the reader went away (`| head`); stop quietly
-  };
-  process.stdout.on("error", onError);
-  try {
-    let batch = "";
-    for await (const r of t.records(from, to)) {
-      batch += `${opts.json ? toJson(r) : formatRecord(r)}\n`;
-      if (batch.length >= 1 << 20) {
-        if (closed) break;
-        if (!process.stdout.write(batch)) {
-          try {
-            await once(process.stdout, "drain");
-          } catch {
-            closed = true;
-          }
-        }
-        batch = "";
-      }
+  });
+  const format = opts.json ? toJson : formatRecord;
+  const lines: string[] = [];
+  const texts: string[] = [];
+  const collect = (r: TraceRecord): void => {
+    lines.push(format(r));
+    if (lines.length === 4096) {
+      texts.push(`${lines.join("\n")}\n`);
+      lines.length = 0;
     }
-    if (!closed && batch !== "") process.stdout.write(batch);
+  };
+  try {
+    const n = t.chunks.length;
+    for (let k = 0; k < n && t.chunks[k].firstIcount < to && !closed; k++) {
+      if (k + 1 < n && t.chunks[k + 1].firstIcount <= from) continue; // wholly before the window
+      visitChunk(await t.chunkPayload(k), t.chunks[k].firstIcount, collect, from, to, `${path}: chunk ${k}`);
+      if (lines.length > 0) texts.push(`${lines.join("\n")}\n`);
+      lines.length = 0;
+      for (const s of texts) {
+        if (closed || process.stdout.write(s)) continue;
+        try {
+          await once(process.stdout, "drain");
+        } catch {
+          closed = true;
+        }
+      }
+      texts.length = 0;
+    }
   } catch (e) {
     if (e instanceof TraceFormatError) throw new UserError(e.message, 7);
     throw e;

@@ -13,7 +13,9 @@ const REG32 = ["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi"];
 const SEG = ["es", "cs", "ss", "ds", "fs", "gs", "?6", "?7"];
 const SIZE_WORD = ["", "byte", "word", "", "dword"];
 
-const hex = (v: number): string => `0x${(v >>> 0).toString(16)}`;
+function hex(v: number): string {
+  return `0x${(v >>> 0).toString(16)}`;
+}
 
 function regName(w: number, r: number): string {
   return w === 1 ? REG8[r] : w === 2 ? REG16[r] : REG32[r];
@@ -44,10 +46,15 @@ function rm(i: Insn, w: number): string {
   return i.mod === 3 ? regName(w, i.rm) : sized(i, w);
 }
 
-/** Operand text; `imm` tracks which immediate slot (imm, imm2) the next immediate operand uses. */
-function operand(i: Insn, o: Opnd, eip: number, slot: { k: number }): string {
+/** Which immediate slot (imm, imm2) the next immediate operand of the instruction uses. */
+let immSlot = 0;
+function nextImm(i: Insn): number {
+  return immSlot++ === 0 ? i.imm : i.imm2;
+}
+
+/** Operand text. */
+function operand(i: Insn, o: Opnd, eip: number): string {
   const w = i.w;
-  const nextImm = (): number => (slot.k++ === 0 ? i.imm : i.imm2);
   switch (o) {
     case Opnd.Eb:
       return rm(i, 1);
@@ -81,21 +88,21 @@ function operand(i: Insn, o: Opnd, eip: number, slot: { k: number }): string {
     case Opnd.Dd:
       return `dr${i.reg}`;
     case Opnd.Ib:
-      return hex(nextImm() & 0xff);
+      return hex(nextImm(i) & 0xff);
     case Opnd.Iw:
-      return hex(nextImm() & 0xffff);
+      return hex(nextImm(i) & 0xffff);
     case Opnd.Ibs:
     case Opnd.Iz: {
-      const v = nextImm();
+      const v = nextImm(i);
       return hex(w === 2 ? v & 0xffff : w === 1 ? v & 0xff : v);
     }
     case Opnd.Jb:
     case Opnd.Jz: {
-      const t = (eip + i.len + nextImm()) | 0;
+      const t = (eip + i.len + nextImm(i)) | 0;
       return hex(w === 2 ? t & 0xffff : t);
     }
     case Opnd.Ap: {
-      slot.k = 2;
+      immSlot = 2;
       return `${hex(i.imm2 & 0xffff)}:${hex(w === 2 ? i.imm & 0xffff : i.imm)}`;
     }
     case Opnd.Ob:
@@ -179,16 +186,17 @@ export function disassemble(i: Insn, eip: number): string {
     if (d.exec === Op.Cmps || d.exec === Op.Scas) prefix += i.rep === Prefix.Rep ? "repe " : "repne ";
     else prefix += "rep ";
   }
-  const slot = { k: 0 };
-  const ops: string[] = [];
+  let text = `${prefix}${mnemonic(i)}`;
   // String instructions: every operand is implied by the mnemonic (movsd, insb), as nasm writes them.
   if ((d.flags & OpFlag.Rep) === 0) {
-    for (const o of [d.dst, d.src, d.src2]) if (o !== Opnd.None) ops.push(operand(i, o, eip, slot));
+    immSlot = 0;
+    if (d.dst !== Opnd.None) text += ` ${operand(i, d.dst, eip)}`;
+    if (d.src !== Opnd.None) text += `, ${operand(i, d.src, eip)}`;
+    if (d.src2 !== Opnd.None) text += `, ${operand(i, d.src2, eip)}`;
   } else if (i.segOverride >= 0) {
-    prefix += `${SEG[i.segOverride]} `;
+    text = `${prefix}${SEG[i.segOverride]} ${mnemonic(i)}`;
   }
-  const text = `${prefix}${mnemonic(i)}`;
-  return ops.length === 0 ? text : `${text} ${ops.join(", ")}`;
+  return text;
 }
 
 /** CodeReader over a byte array (instruction bytes from a trace). */

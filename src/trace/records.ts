@@ -97,8 +97,31 @@ export function decodeChunk(
   to = Number.POSITIVE_INFINITY,
   where = "chunk",
 ): TraceRecord[] {
+  const out: TraceRecord[] = [];
+  visitChunk(bytes, firstIcount, (r) => out.push(r), from, to, where);
+  return out;
+}
+
+/**
+ * Decode a chunk's payload and hand each record to `visit` as soon as it is
+ * complete (an instruction when the next instruction starts; its BRANCH may
+ * follow an interrupt it raised), so a caller that does not keep them makes
+ * only short-lived garbage.
+ */
+export function visitChunk(
+  bytes: Uint8Array,
+  firstIcount: number,
+  visit: (r: TraceRecord) => void,
+  from = 0,
+  to = Number.POSITIVE_INFINITY,
+  where = "chunk",
+): void {
   const { b, u } = u32Of(bytes);
   const out: TraceRecord[] = [];
+  const flush = (): void => {
+    for (let k = 0; k < out.length; k++) visit(out[k]);
+    out.length = 0;
+  };
   let icount = firstIcount;
   let last = firstIcount;
   let cs = 0;
@@ -147,6 +170,7 @@ export function decodeChunk(
         };
         last = icount;
         if (kind === Rec.Insn) icount++;
+        flush();
         insn = rec;
         insnBranch = b[p + 3];
         item = rec;
@@ -212,5 +236,5 @@ export function decodeChunk(
     }
     p += size;
   }
-  return out;
+  flush();
 }

@@ -9,13 +9,21 @@
 import { disassembleBytes } from "../isa/disasm.ts";
 import type { ByteSink } from "./native.ts";
 import type { ChunkSink, RawChunk } from "./recorder.ts";
-import { decodeChunk, type TraceAccess, type TraceInsn, type TraceRecord } from "./records.ts";
+import { type TraceAccess, type TraceInsn, type TraceRecord, visitChunk } from "./records.ts";
 
-const h = (v: number, digits: number): string => (v >>> 0).toString(16).padStart(digits, "0");
+const HEX2: string[] = Array.from({ length: 256 }, (_, k) => k.toString(16).padStart(2, "0"));
+
+/** `v` as `digits` (2, 4 or 8) lowercase hex digits. */
+function h(v: number, digits: number): string {
+  const lo = HEX2[(v >>> 8) & 0xff] + HEX2[v & 0xff];
+  if (digits === 4) return lo;
+  if (digits === 2) return HEX2[v & 0xff];
+  return HEX2[v >>> 24] + HEX2[(v >>> 16) & 0xff] + lo;
+}
 
 function bytesHex(b: Uint8Array): string {
   let s = "";
-  for (let k = 0; k < b.length; k++) s += (b[k] < 16 ? "0" : "") + b[k].toString(16);
+  for (let k = 0; k < b.length; k++) s += HEX2[b[k]];
   return s;
 }
 
@@ -33,6 +41,18 @@ function access(a: TraceAccess): string {
   return ` ${tag}${a.size} ${lin}/${phys}=${h(a.value, a.size * 2)}`;
 }
 
+/** Disassembly of the last instruction seen at each linear address (loops repeat the same few). */
+const disCache = new Map<number, { hex: string; code32: boolean; eip: number; text: string }>();
+
+function disasmCached(r: TraceInsn, hex: string): string {
+  const c = disCache.get(r.lin);
+  if (c !== undefined && c.hex === hex && c.code32 === r.code32 && c.eip === r.eip) return c.text;
+  const text = disassembleBytes(r.bytes, r.code32, r.eip).padEnd(34);
+  if (disCache.size >= 1 << 16) disCache.clear();
+  disCache.set(r.lin, { hex, code32: r.code32, eip: r.eip, text });
+  return text;
+}
+
 /** One record as one line (no newline). */
 export function formatRecord(r: TraceRecord): string {
   let s = String(r.icount).padStart(10);
@@ -41,8 +61,8 @@ export function formatRecord(r: TraceRecord): string {
     if (r.errorCode !== null) s += ` err=${h(r.errorCode, 4)}`;
     s += ` ret=${h(r.cs, 4)}:${h(r.eip, 8)}`;
   } else {
-    s += ` ${h(r.cs, 4)}:${h(r.eip, 8)} ${modeTag(r)} ${bytesHex(r.bytes).padEnd(30)} `;
-    s += disassembleBytes(r.bytes, r.code32, r.eip).padEnd(34);
+    const hex = bytesHex(r.bytes);
+    s += ` ${h(r.cs, 4)}:${h(r.eip, 8)} ${modeTag(r)} ${hex.padEnd(30)} ${disasmCached(r, hex)}`;
     if (r.type === "fault") s += " FAULT";
   }
   for (let k = 0; k < r.mem.length; k++) s += access(r.mem[k]);
@@ -65,11 +85,20 @@ export class TextTraceWriter implements ChunkSink {
   lines = 0;
   constructor(private readonly out: ByteSink) {}
 
+  private parts: string[] = [];
+
   chunk(c: RawChunk): void {
-    const recs = decodeChunk(c.bytes, c.firstIcount);
-    const parts: string[] = new Array(recs.length);
-    for (let k = 0; k < recs.length; k++) parts[k] = formatRecord(recs[k]);
-    this.lines += recs.length;
-    if (parts.length > 0) this.out.write(Buffer.from(`${parts.join("\n")}\n`, "latin1"));
+    visitChunk(c.bytes, c.firstIcount, (r) => {
+      this.parts.push(formatRecord(r));
+      if (this.parts.length === 4096) this.flush();
+    });
+    this.flush();
+  }
+
+  private flush(): void {
+    if (this.parts.length === 0) return;
+    this.lines += this.parts.length;
+    this.out.write(Buffer.from(`${this.parts.join("\n")}\n`, "latin1"));
+    this.parts.length = 0;
   }
 }
