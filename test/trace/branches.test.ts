@@ -99,7 +99,9 @@ describe.skipIf(!haveNasm())("branches on a bare CPU", () => {
     rec.finish();
     bbv.finish();
     expect(cpu.halted).toBe(true);
-    const insns = raw.flatMap((c) => decodeChunk(c.bytes, c.firstIcount)).filter((r) => r.type === "insn");
+    const insns = raw
+      .flatMap((c) => decodeChunk(c.bytes, c.firstIcount))
+      .filter((r): r is TraceInsn => r.type === "insn");
     expect(raw.length).toBeGreaterThan(3);
     return { insns, champsim: cs.all(), bbv: new TextDecoder().decode(bbvOut.all()) };
   }
@@ -161,7 +163,7 @@ describe.skipIf(!haveNasm())("branches on a bare CPU", () => {
       if (kinds[k] === "BRANCH_CONDITIONAL") expect(r.taken).toBe(insns[k].branch!.taken ? 1 : 0);
     });
     // call [fptr] reads the pointer: a source memory operand at fptr; call pushes: a destination at ESP-4.
-    const callMem = cs.find((r, k) => insns[k].bytes[0] === 0xff && insns[k].bytes[1] === 0x15)!;
+    const callMem = cs.find((_r, k) => insns[k].bytes[0] === 0xff && insns[k].bytes[1] === 0x15)!;
     expect(callMem.smem[0]).toBeGreaterThan(ORG);
     expect(callMem.dmem[0]).toBe(0x8000 - 4);
   });
