@@ -317,6 +317,7 @@ export async function expandLog(logPath: string, opts: ExpandCliOptions): Promis
   } catch (e) {
     bar?.done();
     rec.detach();
+    native?.abort();
     await out.abort();
     throw e;
   }

@@ -2,16 +2,11 @@
  * The native trace writer: compresses each chunk the recorder hands over,
  * writes it with its header, keeps the index, and closes the file with the
  * index, the JSON trailer and the footer (layout: format.ts, docs/TRACE_FORMAT.md).
- *
- * Codec: brotli quality 3, chosen by measurement on the demo's chunks
- * (4 MiB raw each): brotli q3 22x at ~340-490 MB/s, brotli q1 12.6x at ~380,
- * deflate-raw level 1 11.7x at ~240, level 6 14.2x at ~120, brotli q5 23.6x at ~90.
+ * Chunks are compressed on a second thread (compress-pool.ts) unless `parallel` is false.
  */
-import { brotliCompressSync, deflateRawSync, constants as zc } from "node:zlib";
 import { crc32 } from "../log/crc32.ts";
 import {
   CHUNK_HEADER_BYTES,
-  type Codec,
   FOOTER_BYTES,
   INDEX_ENTRY_BYTES,
   PREAMBLE_BYTES,
@@ -21,6 +16,8 @@ import {
   type TraceHeader,
   type TraceTrailer,
 } from "./format.ts";
+import { compressPayload } from "./codec.ts";
+import { CompressPool } from "./compress-pool.ts";
 import type { ChunkSink, RawChunk } from "./recorder.ts";
 
 /** Where finished bytes go (the caller owns the file). Writes are synchronous. */
@@ -28,16 +25,11 @@ export interface ByteSink {
   write(bytes: Uint8Array): void;
 }
 
-export const BROTLI_QUALITY = 3;
-
-export function compressPayload(codec: Codec, raw: Uint8Array): Uint8Array {
-  if (codec === "brotli") {
-    return brotliCompressSync(raw, {
-      params: { [zc.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY, [zc.BROTLI_PARAM_SIZE_HINT]: raw.length },
-    });
-  }
-  if (codec === "deflate-raw") return deflateRawSync(raw, { level: 6 });
-  return raw;
+interface ChunkMeta {
+  firstIcount: number;
+  instructions: number;
+  records: number;
+  rawLength: number;
 }
 
 export class NativeTraceWriter implements ChunkSink {
@@ -49,10 +41,19 @@ export class NativeTraceWriter implements ChunkSink {
   private rawBytes = 0;
   private firstIcount: number | null = null;
 
+  private readonly pool: CompressPool<ChunkMeta> | null;
+
   constructor(
     private readonly out: ByteSink,
     readonly header: TraceHeader,
+    opts: { parallel?: boolean; chunkBytes?: number } = {},
   ) {
+    const parallel = opts.parallel ?? header.codec !== "none";
+    this.pool = parallel
+      ? new CompressPool<ChunkMeta>(header.codec, (opts.chunkBytes ?? 4 << 20) + (256 << 10), (m, p) =>
+          this.write(m, p),
+        )
+      : null;
     const body = new TextEncoder().encode(JSON.stringify(header));
     const pre = new Uint8Array(PREAMBLE_BYTES + body.length + 4);
     const dv = new DataView(pre.buffer);
@@ -71,28 +72,45 @@ export class NativeTraceWriter implements ChunkSink {
   }
 
   chunk(c: RawChunk): void {
-    const payload = compressPayload(this.header.codec, c.bytes);
+    const meta: ChunkMeta = {
+      firstIcount: c.firstIcount,
+      instructions: c.instructions,
+      records: c.records,
+      rawLength: c.bytes.length,
+    };
+    if (this.pool !== null) this.pool.submit(c.bytes, meta);
+    else this.write(meta, compressPayload(this.header.codec, c.bytes));
+  }
+
+  /** Chunk header and payload, in chunk order. */
+  private write(c: ChunkMeta, payload: Uint8Array): void {
     const h = new Uint8Array(CHUNK_HEADER_BYTES);
     const dv = new DataView(h.buffer);
     dv.setUint32(0, payload.length, true);
-    dv.setUint32(4, c.bytes.length, true);
+    dv.setUint32(4, c.rawLength, true);
     dv.setFloat64(8, c.firstIcount, true);
     dv.setUint32(16, c.instructions, true);
     dv.setUint32(20, c.records, true);
     dv.setUint32(24, crc32(payload), true);
     dv.setUint32(28, crc32(h, 0, 28), true);
-    this.index.push(c.firstIcount, this.offset, c.instructions, c.records, c.bytes.length, payload.length);
+    this.index.push(c.firstIcount, this.offset, c.instructions, c.records, c.rawLength, payload.length);
     if (this.firstIcount === null) this.firstIcount = c.firstIcount;
     this.emit(h);
     this.emit(payload);
     this.chunks++;
     this.instructions += c.instructions;
     this.records += c.records;
-    this.rawBytes += c.bytes.length;
+    this.rawBytes += c.rawLength;
+  }
+
+  /** Stop the compression thread without writing anything more (after a failure). */
+  abort(): void {
+    this.pool?.close();
   }
 
   /** Write index, trailer and footer. */
   finish(t: Omit<TraceTrailer, "instructions" | "records" | "rawBytes">): void {
+    this.pool?.close();
     const n = this.chunks;
     const indexOffset = this.offset;
     const trailer: TraceTrailer = {

@@ -11,11 +11,10 @@
  * ```
  */
 import { type FileHandle, open } from "node:fs/promises";
-import { brotliDecompressSync, inflateRawSync } from "node:zlib";
 import { crc32 } from "../log/crc32.ts";
+import { decompressPayload } from "./codec.ts";
 import {
   CHUNK_HEADER_BYTES,
-  type Codec,
   FOOTER_BYTES,
   INDEX_ENTRY_BYTES,
   PREAMBLE_BYTES,
@@ -61,12 +60,6 @@ export function isTraceMagic(bytes: Uint8Array): boolean {
   if (bytes.length < TRACE_MAGIC.length) return false;
   for (let k = 0; k < TRACE_MAGIC.length; k++) if (bytes[k] !== TRACE_MAGIC[k]) return false;
   return true;
-}
-
-export function decompressPayload(codec: Codec, payload: Uint8Array): Uint8Array {
-  if (codec === "brotli") return brotliDecompressSync(payload);
-  if (codec === "deflate-raw") return inflateRawSync(payload);
-  return payload;
 }
 
 async function readAt(fh: FileHandle, offset: number, length: number, path: string, what: string): Promise<Uint8Array> {

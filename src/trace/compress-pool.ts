@@ -1,0 +1,154 @@
+/**
+ * Chunk compression on a second thread. Expansion is a synchronous replay
+ * that never returns to the event loop, so the two threads talk only through
+ * shared memory: a ring of slots, each with a state word, a raw area and an
+ * output area. The main thread copies a chunk into the next slot and goes on
+ * replaying; the worker compresses slots in ring order; the main thread takes
+ * finished slots back in the same order, so chunks reach the file in order
+ * and the output is byte-for-byte what synchronous compression gives.
+ *
+ * If the worker fails or is too slow to answer (a 60 s wait), the main thread
+ * compresses that slot itself and stops using the worker.
+ */
+import { Worker } from "node:worker_threads";
+import type { Codec } from "./format.ts";
+import { BROTLI_QUALITY, compressPayload } from "./codec.ts";
+
+const enum S {
+  Free = 0,
+  Raw = 1,
+  Done = 2,
+  Failed = 3,
+  Stop = 9,
+}
+/** Words per slot in the control array: state, raw length, output length, spare. */
+const W = 4;
+
+// Plain JavaScript (CommonJS, eval'd): no TypeScript loader is needed in the worker.
+const WORKER_SOURCE = `
+const { workerData } = require("node:worker_threads");
+const zlib = require("node:zlib");
+const { ctrl, raw, out, slots, cap, codec, quality } = workerData;
+const c = new Int32Array(ctrl);
+let s = 0;
+for (;;) {
+  // Sleep until the main thread fills this slot (it notifies on Raw and Stop; any other state is not ours).
+  let st = Atomics.load(c, s * ${W});
+  while (st !== ${S.Raw} && st !== ${S.Stop}) {
+    Atomics.wait(c, s * ${W}, st);
+    st = Atomics.load(c, s * ${W});
+  }
+  if (st === ${S.Stop}) break;
+  try {
+    const src = new Uint8Array(raw, s * cap, c[s * ${W} + 1]);
+    const r = codec === "brotli"
+      ? zlib.brotliCompressSync(src, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: quality, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: src.length } })
+      : codec === "deflate-raw" ? zlib.deflateRawSync(src, { level: 6 }) : src;
+    if (r.length <= cap) {
+      new Uint8Array(out, s * cap, r.length).set(r);
+      c[s * ${W} + 2] = r.length;
+      Atomics.store(c, s * ${W}, ${S.Done});
+    } else Atomics.store(c, s * ${W}, ${S.Failed});
+  } catch (e) {
+    Atomics.store(c, s * ${W}, ${S.Failed});
+  }
+  Atomics.notify(c, s * ${W});
+  s = (s + 1) % slots;
+}
+`;
+
+export class CompressPool<M> {
+  private readonly ctrl: Int32Array;
+  private readonly raw: Uint8Array;
+  private readonly out: Uint8Array;
+  private readonly meta: (M | null)[];
+  private worker: Worker | null;
+  private submitAt = 0;
+  private collectAt = 0;
+  private inFlight = 0;
+
+  constructor(
+    private readonly codec: Codec,
+    /** Largest raw chunk a slot takes; larger ones are compressed on the calling thread. */
+    readonly cap: number,
+    /** Called in submission order with each chunk's metadata and compressed payload. */
+    private readonly done: (meta: M, payload: Uint8Array) => void,
+    private readonly slots = 3,
+  ) {
+    const ctrl = new SharedArrayBuffer(slots * W * 4);
+    const raw = new SharedArrayBuffer(slots * cap);
+    const out = new SharedArrayBuffer(slots * cap);
+    this.ctrl = new Int32Array(ctrl);
+    this.raw = new Uint8Array(raw);
+    this.out = new Uint8Array(out);
+    this.meta = new Array(slots).fill(null);
+    this.worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { ctrl, raw, out, slots, cap, codec, quality: BROTLI_QUALITY },
+    });
+    this.worker.unref();
+  }
+
+  /** Queue a chunk (copied); emits every chunk that is finished by now, in order. */
+  submit(raw: Uint8Array, meta: M): void {
+    if (this.worker === null || raw.length > this.cap) {
+      this.drain();
+      this.done(meta, compressPayload(this.codec, raw));
+      return;
+    }
+    if (this.inFlight === this.slots) this.collect(true);
+    const s = this.submitAt;
+    this.raw.set(raw, s * this.cap);
+    this.ctrl[s * W + 1] = raw.length;
+    this.meta[s] = meta;
+    Atomics.store(this.ctrl, s * W, S.Raw);
+    Atomics.notify(this.ctrl, s * W);
+    this.submitAt = (s + 1) % this.slots;
+    this.inFlight++;
+    while (this.inFlight > 0 && Atomics.load(this.ctrl, this.collectAt * W) >= S.Done) this.collect(false);
+  }
+
+  /** Wait for and emit every queued chunk. */
+  drain(): void {
+    while (this.inFlight > 0) this.collect(true);
+  }
+
+  /** Emit and stop the worker. */
+  close(): void {
+    this.drain();
+    if (this.worker !== null) {
+      const s = this.submitAt; // the slot the worker waits on
+      Atomics.store(this.ctrl, s * W, S.Stop);
+      Atomics.notify(this.ctrl, s * W);
+      this.worker = null;
+    }
+  }
+
+  /** Take the oldest slot back (waiting for it if `wait`). */
+  private collect(wait: boolean): void {
+    const s = this.collectAt;
+    const at = s * W;
+    if (wait && Atomics.load(this.ctrl, at) === S.Raw) {
+      const r = Atomics.wait(this.ctrl, at, S.Raw, 60_000);
+      if (r === "timed-out" && Atomics.load(this.ctrl, at) === S.Raw) this.abandonWorker();
+    }
+    const st = Atomics.load(this.ctrl, at);
+    let payload: Uint8Array;
+    if (st === S.Done) payload = this.out.slice(s * this.cap, s * this.cap + this.ctrl[at + 2]);
+    else payload = compressPayload(this.codec, this.raw.subarray(s * this.cap, s * this.cap + this.ctrl[at + 1]));
+    const meta = this.meta[s] as M;
+    this.meta[s] = null;
+    Atomics.store(this.ctrl, at, S.Free);
+    this.collectAt = (s + 1) % this.slots;
+    this.inFlight--;
+    this.done(meta, payload);
+  }
+
+  /** The worker stopped answering: compress everything on this thread from now on. */
+  private abandonWorker(): void {
+    void this.worker?.terminate();
+    this.worker = null;
+    // Slots still marked Raw are compressed by collect() itself.
+    for (let s = 0; s < this.slots; s++) if (Atomics.load(this.ctrl, s * W) === S.Raw) this.ctrl[s * W] = S.Failed;
+  }
+}
