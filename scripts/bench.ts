@@ -5,8 +5,10 @@
  *                instructions per second, median of several runs; the result is
  *                checked against a model computed here in TypeScript
  *   conformance  SingleStepTests 80286 vectors executed per second (if ../shared is present)
+ *   expand       expansion speed per trace format (instructions/s, MB/s of output), native bytes/instruction
  *
- * Options: --runs N (default 5), --iterations N (cpu-loop iterations, default 60), --json.
+ * Options: --runs N (default 5), --iterations N (cpu-loop iterations, default 60), --json,
+ *          --no-conformance, --no-expand, --expand-instructions N (default 10M).
  */
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
@@ -90,10 +92,75 @@ async function benchConformance(): Promise<{ testsPerSecond: number; tests: numb
   return { testsPerSecond: tests / seconds, tests, seconds };
 }
 
+/**
+ * expand: a virtual-clock capture of the demo (--expand-instructions N, default 10M) expanded
+ * into every format; instructions/s and MB/s of output, and native bytes per instruction.
+ */
+async function benchExpand(): Promise<{
+  instructions: number;
+  formats: Record<string, { instructionsPerSecond: number; mbPerSecond: number; bytesPerInstruction: number }>;
+} | null> {
+  const { mkdtempSync, rmSync } = await import("node:fs");
+  const { spawnSync } = await import("node:child_process");
+  const { tmpdir } = await import("node:os");
+  const { expandLog } = await import("../src/cli/expand.ts");
+  const tmp = mkdtempSync(resolve(tmpdir(), "retrace-bench-"));
+  try {
+    let bios = resolve(root, "src/firmware/bios.bin");
+    if (!existsSync(bios)) {
+      bios = resolve(tmp, "bios.bin");
+      const fw = resolve(root, "src/firmware");
+      if (spawnSync("nasm", ["-f", "bin", "-I", `${fw}/`, "-o", bios, resolve(fw, "bios.asm")]).status !== 0)
+        return null;
+    }
+    const n = argVal("--expand-instructions", 10_000_000);
+    const log = resolve(tmp, "run.log");
+    const bin = resolve(root, "bin/retrace");
+    const cap = [
+      bin,
+      "capture",
+      "-o",
+      log,
+      "--clock",
+      "virtual",
+      "--max-instructions",
+      String(n),
+      "--bios",
+      bios,
+      "-q",
+    ];
+    if (spawnSync(process.execPath, cap).status !== 4) return null;
+    const formats: Record<string, { instructionsPerSecond: number; mbPerSecond: number; bytesPerInstruction: number }> =
+      {};
+    for (const [name, format, file] of [
+      ["native", "native", "t.bin"],
+      ["champsim", "champsim", "t.champsim"],
+      ["champsim.gz", "champsim", "t.champsim.gz"],
+      ["champsim.xz", "champsim", "t.champsim.xz"],
+      ["text", "text", "t.txt"],
+      ["bbv", "bbv", "t.bbv"],
+    ] as const) {
+      if (name === "champsim.xz" && spawnSync("xz", ["--version"]).status !== 0) continue;
+      const out = resolve(tmp, file);
+      const r = await expandLog(log, { out, format, bios, quiet: true });
+      formats[name] = {
+        instructionsPerSecond: r.instructions / r.seconds,
+        mbPerSecond: r.bytes / r.seconds / 1e6,
+        bytesPerInstruction: r.bytes / r.instructions,
+      };
+      rmSync(out);
+    }
+    return { instructions: n, formats };
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
 const loop = benchCpuLoop();
 const conf = args.includes("--no-conformance") ? null : await benchConformance();
+const expand = args.includes("--no-expand") ? null : await benchExpand();
 if (json) {
-  console.log(JSON.stringify({ cpuLoop: loop, conformance: conf }, null, 2));
+  console.log(JSON.stringify({ cpuLoop: loop, conformance: conf, expand }, null, 2));
 } else {
   console.log(
     `cpu-loop     ${loop.mips.toFixed(1)} M instructions/s (${loop.instructions.toLocaleString("en-US")} instructions, median of ${runs}: ${loop.seconds.toFixed(3)} s)${loop.ok ? "" : "  RESULT MISMATCH"}`,
@@ -104,4 +171,14 @@ if (json) {
     console.log(
       `conformance  ${conf.testsPerSecond.toFixed(0)} vectors/s (${conf.tests} vectors in ${conf.seconds.toFixed(1)} s)`,
     );
+  if (expand === null) console.log("expand       skipped (--no-expand, or no firmware/demo capture)");
+  else {
+    const perFormat = Object.entries(expand.formats).map(
+      ([f, v]) => `${f} ${(v.instructionsPerSecond / 1e6).toFixed(2)} M/s ${v.mbPerSecond.toFixed(1)} MB/s`,
+    );
+    const bpi = expand.formats.native?.bytesPerInstruction.toFixed(2);
+    console.log(
+      `expand       ${perFormat.join(", ")}; native ${bpi} bytes/instruction (demo, ${expand.instructions / 1e6}M instructions)`,
+    );
+  }
 }
