@@ -165,8 +165,7 @@ if (json) {
   console.log(
     `cpu-loop     ${loop.mips.toFixed(1)} M instructions/s (${loop.instructions.toLocaleString("en-US")} instructions, median of ${runs}: ${loop.seconds.toFixed(3)} s)${loop.ok ? "" : "  RESULT MISMATCH"}`,
   );
-  if (conf === null)
-    console.log("conformance  skipped: ../shared/cpu-tests/80286 is absent");
+  if (conf === null) console.log("conformance  skipped: ../shared/cpu-tests/80286 is absent");
   else
     console.log(
       `conformance  ${conf.testsPerSecond.toFixed(0)} vectors/s (${conf.tests} vectors in ${conf.seconds.toFixed(1)} s)`,
