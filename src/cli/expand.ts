@@ -122,7 +122,9 @@ class OutputFile implements ByteSink {
 
   write(b: Uint8Array): void {
     if (this.used + b.length > this.buf.length) this.flush();
-    if (b.length >= this.buf.length) {
+    if (b.length >= this.buf.length >> 1) {
+      // Big enough to go out as it is (4-8 MiB and up): no copy.
+      this.flush();
       this.emit(b);
       return;
     }

@@ -424,8 +424,11 @@ export function champsimRegs(i: Insn, kind: number, out: RegSet): void {
 }
 
 interface Cached {
-  bytes: Uint8Array;
-  len: number;
+  /** The 16 instruction-byte bytes of the INSN record (zero-padded past the length) as 4 words. */
+  w0: number;
+  w1: number;
+  w2: number;
+  w3: number;
   code32: boolean;
   dst: Uint8Array;
   src: Uint8Array;
@@ -441,22 +444,21 @@ export class ChampSimWriter implements ChunkSink {
 
   constructor(private readonly out: ByteSink) {}
 
-  /** Register ids for the instruction at `lin` whose bytes are b[p+16, p+16+len). */
-  private lookup(lin: number, b: Uint8Array, p: number, len: number, code32: boolean, kind: number): Cached {
-    const key = lin | 0;
+  /** Register ids for the INSN record at byte `p` (word `w`), decoded once per distinct instruction at an address. */
+  private lookup(b: Uint8Array, u: Uint32Array, p: number, w: number, code32: boolean, kind: number): Cached {
+    const key = u[w + 2] | 0;
     const c = this.cache.get(key);
-    if (c !== undefined && c.len === len && c.code32 === code32) {
-      let same = true;
-      for (let k = 0; k < len; k++) {
-        if (c.bytes[k] !== b[p + 16 + k]) {
-          same = false;
-          break;
-        }
-      }
-      if (same) return c;
+    if (
+      c !== undefined &&
+      c.w0 === u[w + 4] &&
+      c.w1 === u[w + 5] &&
+      c.w2 === u[w + 6] &&
+      c.w3 === u[w + 7] &&
+      c.code32 === code32
+    ) {
+      return c;
     }
-    const bytes = b.slice(p + 16, p + 16 + len);
-    this.reader.bytes = bytes;
+    this.reader.bytes = b.slice(p + 16, p + 16 + b[p + 1]);
     const regs = this.regs;
     try {
       decode(this.reader, code32, this.insn);
@@ -465,7 +467,16 @@ export class ChampSimWriter implements ChunkSink {
       if (e !== DECODE_UD && e !== DECODE_GP) throw e;
       regs.clear();
     }
-    const n: Cached = { bytes, len, code32, dst: regs.dst.slice(), src: regs.src.slice() };
+    const n: Cached = {
+      w0: u[w + 4],
+      w1: u[w + 5],
+      w2: u[w + 6],
+      w3: u[w + 7],
+      code32,
+      dst: regs.dst.slice(),
+      src: regs.src.slice(),
+    };
+    if (this.cache.size >= 1 << 20) this.cache.clear();
     this.cache.set(key, n);
     return n;
   }
@@ -483,10 +494,9 @@ export class ChampSimWriter implements ChunkSink {
     while (p < len) {
       const kind = b[p];
       if (kind === Rec.Insn) {
-        const ilen = b[p + 1];
         const br = b[p + 3];
         const lin = u[(p >> 2) + 2];
-        const reg = this.lookup(lin, b, p, ilen, (b[p + 2] & Mode.Code32) !== 0, br & 7);
+        const reg = this.lookup(b, u, p, p >> 2, (b[p + 2] & Mode.Code32) !== 0, br & 7);
         cur = n * CHAMPSIM_RECORD_BYTES;
         const w = cur >> 2;
         o32[w] = lin;
