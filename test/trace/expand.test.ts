@@ -5,11 +5,12 @@
  * library as users run them.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { beforeAll, describe, expect, it } from "vitest";
 import { expandLog } from "../../src/cli/expand.ts";
+import { LogWriter, readLog } from "../../src/log/index.ts";
 import { PageKind } from "../../src/memory/physical.ts";
 import { openTrace, type TraceFile, type TraceInsn, type TraceRecord } from "../../src/trace/index.ts";
 import { cli, tempDir } from "../cli/helpers.ts";
@@ -300,9 +301,34 @@ describe.skipIf(!ready)("expand of a demo capture", () => {
     expect(readdirSync(dir).filter((f) => f.startsWith("x.bin") || f.includes(".tmp-"))).toEqual([]);
   });
 
+  it("expand_divergingReplay_exits6AndWritesNothing", async () => {
+    // The same log with its final state altered: the replay disagrees only after the whole trace was written.
+    const log = readLog(new Uint8Array(readFileSync(LOG)));
+    const chunks: Uint8Array[] = [];
+    const { formatVersion: _v, ...header } = log.header;
+    const w = new LogWriter(header, (b) => chunks.push(b.slice()));
+    for (const e of log.events) w.push(e);
+    const t = log.trailer!;
+    w.finish({
+      instructions: t.instructions,
+      endReason: t.endReason,
+      final: { ...t.final, regs: t.final.regs ^ 1 },
+      durationMs: t.durationMs,
+      serial: t.serial,
+      extra: t.extra,
+    });
+    const bad = join(dir, "diverging.log");
+    writeFileSync(bad, Buffer.concat(chunks));
+    const out = join(dir, "diverging.bin");
+    const r = await cli(["expand", bad, "-o", out, "--bios", bios!, "-q"]);
+    expect(r.code).toBe(6);
+    expect(oneLine(r.stderr), r.stderr).toBe(true);
+    expect(r.stderr).toMatch(/replay diverged at instruction \d+ .*no trace written/);
+    expect(readdirSync(dir).filter((f) => f.includes("diverging.bin"))).toEqual([]);
+  });
+
   it("info_damagedTrace_saysWhatIsWrongInOneLine", async () => {
     const bytes = readFileSync(FULL);
-    const { writeFileSync } = await import("node:fs");
     const cases: [Uint8Array, RegExp][] = [
       [bytes.subarray(0, bytes.length - 10), /incomplete trace|bad footer/],
       [Buffer.concat([bytes.subarray(0, 200), Buffer.from([bytes[200] ^ 0xff]), bytes.subarray(201)]), /CRC mismatch/],
