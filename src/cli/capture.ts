@@ -15,6 +15,9 @@ export interface CaptureCliOptions extends RunCliOptions {
   checkEvery: number;
 }
 
+/** Guest wall-clock start under the virtual clock unless --start-time is given: 2000-01-01T00:00:00Z. */
+export const VIRTUAL_EPOCH_MS = 946_684_800_000;
+
 export const RETRACE_VERSION = "0.1.0";
 export const CPU_MODEL = "retrace P6 (family 6 model 3)";
 
@@ -24,7 +27,8 @@ export function sha256(data: Uint8Array): string {
 
 export async function captureCommand(disk: string | undefined, opts: CaptureCliOptions): Promise<number> {
   const { bios, biosPath, image, diskPath } = loadMachineInputs(disk, opts);
-  const epochMs = Date.now();
+  // The virtual clock makes the whole run a function of its inputs, so the RTC starts at a fixed time too.
+  const epochMs = opts.clock === "virtual" ? (opts.startTime ?? VIRTUAL_EPOCH_MS) : (opts.startTime ?? Date.now());
   const m = new Machine({ ramBytes: opts.memory * 1024 * 1024, bios, disk: image, epochMs });
   const fd = openOut(opts.out);
   const writer = new LogWriter(

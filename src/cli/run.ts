@@ -18,6 +18,8 @@ export interface RunCliOptions {
   timeout?: number;
   saveDisk?: string;
   quiet?: boolean;
+  /** Guest wall-clock time at power-on (ms since the epoch). */
+  startTime?: number;
 }
 
 export function exitCodeFor(reason: EndReason): number {
@@ -72,7 +74,8 @@ export function formatSummary(instructions: number, seconds: number, reason: str
 
 export async function runCommand(disk: string | undefined, opts: RunCliOptions): Promise<number> {
   const { bios, image } = loadMachineInputs(disk, opts);
-  const m = new Machine({ ramBytes: opts.memory * 1024 * 1024, bios, disk: image, epochMs: Date.now() });
+  const epochMs = opts.startTime ?? (opts.clock === "virtual" ? 946_684_800_000 : Date.now());
+  const m = new Machine({ ramBytes: opts.memory * 1024 * 1024, bios, disk: image, epochMs });
   const fds: number[] = [];
   const stream = (path: string | undefined, onData: (fd: number) => void): void => {
     if (path === undefined) return;

@@ -34,6 +34,8 @@ export interface Session {
   readonly replaying: boolean;
 }
 
+/** With the virtual clock, chunks are flushed every this many instructions. */
+const VIRTUAL_FLUSH_INSNS = 10_000_000;
 /** Host-clock sync period (DESIGN.md §2: "every few milliseconds of host time"). */
 export const SYNC_NS = 5_000_000;
 /** Guest ps per instruction is kept within these bounds (10 GIPS .. 1 MIPS nominal). */
@@ -133,6 +135,7 @@ export class CaptureSession extends LiveSession {
   private readonly serialHash: Hash = createHash("sha256");
   serialBytes = 0;
   private lastFlush = 0;
+  private nextFlushIcount = VIRTUAL_FLUSH_INSNS;
 
   constructor(
     clock: ClockMode,
@@ -155,13 +158,19 @@ export class CaptureSession extends LiveSession {
       this.writer.push({ kind: "check", icount: m.icount, eip: s.eip, regs: s.regs, mem: s.mem });
       this.nextCheck += this.checkpointInterval;
     }
-    // Flush a chunk every 100 ms of host time, so a killed capture loses at most that.
-    const h = this.host.nowNs();
-    if (h - this.lastFlush >= 100_000_000) {
-      this.lastFlush = h;
+    // Flush a chunk regularly so that a killed capture loses at most the last one: every 100 ms of
+    // host time, or with the virtual clock every 10M instructions (so the log stays bit-identical).
+    if (this.clock === "host") {
+      const h = this.host.nowNs();
+      if (h - this.lastFlush >= 100_000_000) {
+        this.lastFlush = h;
+        this.writer.flush();
+      }
+    } else if (m.icount >= this.nextFlushIcount) {
+      this.nextFlushIcount = m.icount + VIRTUAL_FLUSH_INSNS;
       this.writer.flush();
     }
-    return Math.min(next, this.nextCheck);
+    return Math.min(next, this.nextCheck, this.clock === "host" ? next : this.nextFlushIcount);
   }
 
   protected override doSync(m: Machine, ns: number): void {
@@ -185,8 +194,14 @@ export class CaptureSession extends LiveSession {
     return this.serialHash.copy().digest("hex");
   }
 
-  /** Close the log with the trailer. */
+  override resumeAfterWait(m: Machine): void {
+    super.resumeAfterWait(m);
+    if (this.clock === "virtual") this.writer.flush(); // input arrived while idle: keep it safe now
+  }
+
+  /** Close the log with the trailer. With the virtual clock no host duration is recorded (bit-identical logs). */
   finish(m: Machine, reason: EndReason, durationMs: number): LogTrailer {
+    if (this.clock === "virtual") durationMs = 0;
     const f = stateSums(m.cpu, -1);
     return this.writer.finish({
       instructions: m.icount,
