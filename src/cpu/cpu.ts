@@ -106,6 +106,8 @@ export class Cpu implements CodeReader {
   /** IP wrap mask: 0xFFFF in 16-bit code, -1 in 32-bit code. */
   ipMask = 0xffff;
 
+  /** CR0.AM && EFLAGS.AC && CPL 3: misaligned user data accesses raise #AC(0) (SDM 3A §6.15, int 17). */
+  alignCheck = false;
   halted = false;
   /** Number of retired instructions (an integer Number: exact to 2^53). */
   icount = 0;
@@ -227,6 +229,7 @@ export class Cpu implements CodeReader {
     this.code32 = (this.segAr[Seg.CS] & AR.DB) !== 0 && (this.eflags & F.VM) === 0;
     this.stack32 = (this.segAr[Seg.SS] & AR.DB) !== 0 && (this.eflags & F.VM) === 0;
     this.ipMask = this.code32 ? -1 : 0xffff;
+    this.alignCheck = this.cpl === 3 && (this.cr0 & CR0.AM) !== 0 && (this.eflags & F.AC) !== 0;
     this.rdMask = Tlb.Valid | Tlb.RFast | (this.cpl === 3 ? Tlb.UserR : 0);
     this.wrMask = Tlb.Valid | Tlb.WFast | (this.cpl === 3 ? Tlb.UserW : Tlb.SupW);
   }
@@ -298,6 +301,7 @@ export class Cpu implements CodeReader {
     this.fbits = v & F.Arith;
     this.eflags = (v & ~F.Arith & 0x3f7fd7) | F.Bit1;
     if ((this.eflags & F.VM) !== oldVm) this.updateMode();
+    else this.alignCheck = this.cpl === 3 && (this.cr0 & CR0.AM) !== 0 && (this.eflags & F.AC) !== 0;
   }
 
   /** Replace some arithmetic flags (mask of F bits) with explicit values. */
@@ -714,11 +718,13 @@ export class Cpu implements CodeReader {
     return v;
   }
   readLin16(lin: number, user = this.cpl === 3): number {
+    if (this.alignCheck && (lin & 1) !== 0 && user) this.raise(Vec.AC, 0);
     const v = this.uReadLin16(lin, user);
     if (this.tracer !== null) this.tracer.mem(this, lin, 2, false, v);
     return v;
   }
   readLin32(lin: number, user = this.cpl === 3): number {
+    if (this.alignCheck && (lin & 3) !== 0 && user) this.raise(Vec.AC, 0);
     const v = this.uReadLin32(lin, user);
     if (this.tracer !== null) this.tracer.mem(this, lin, 4, false, v);
     return v;
@@ -728,10 +734,12 @@ export class Cpu implements CodeReader {
     if (this.tracer !== null) this.tracer.mem(this, lin, 1, true, v & 0xff);
   }
   writeLin16(lin: number, v: number, user = this.cpl === 3): void {
+    if (this.alignCheck && (lin & 1) !== 0 && user) this.raise(Vec.AC, 0);
     this.uWriteLin16(lin, v, user);
     if (this.tracer !== null) this.tracer.mem(this, lin, 2, true, v & 0xffff);
   }
   writeLin32(lin: number, v: number, user = this.cpl === 3): void {
+    if (this.alignCheck && (lin & 3) !== 0 && user) this.raise(Vec.AC, 0);
     this.uWriteLin32(lin, v, user);
     if (this.tracer !== null) this.tracer.mem(this, lin, 4, true, v | 0);
   }
@@ -1040,8 +1048,11 @@ export class Cpu implements CodeReader {
     this.curEip = this.eip;
     this.eip = (this.eip + i.len) & this.ipMask;
     const tfBefore = (this.eflags & F.TF) !== 0;
+    const t = this.tracer;
+    if (t !== null) t.begin(this, i);
     execute(this, i);
     this.icount++;
+    if (t !== null) t.retire(this, i);
     if (tfBefore && i.op !== 52 /* INT n clears TF itself */) {
       this.dr[6] |= 1 << 14; // BS
       this.interrupt(Vec.DB, -1, false);

@@ -596,6 +596,7 @@ function cmpxchg8b(c: Cpu, i: Insn): void {
   if (i.mod === 3) c.raise(Vec.UD, -1);
   const ea = c.ea(i);
   const lin = c.lin(i.seg, ea, 8, true);
+  if (c.alignCheck && (lin & 7) !== 0) c.raise(Vec.AC, 0); // m64 operand: 8-byte alignment
   c.probeWrite(lin, 4);
   c.probeWrite((lin + 4) | 0, 4);
   const lo = c.readLin32(lin);
@@ -1102,7 +1103,12 @@ function enter(c: Cpu, i: Insn): void {
     c.wr(Seg.SS, spOff(c, off), frame, w);
   }
   off -= size;
-  if (size > 0) c.lin(Seg.SS, spOff(c, off), 1, true);
+  if (size > 0) {
+    // The new stack top is checked as for a push there: limit, page, and alignment (as the host CPU does).
+    const lin = c.lin(Seg.SS, spOff(c, off), w, true);
+    if (c.alignCheck && (lin & (w - 1)) !== 0) c.raise(Vec.AC, 0);
+    c.probeWrite(lin, w);
+  }
   c.setReg(w, Reg.EBP, frame);
   c.addSp(off);
 }

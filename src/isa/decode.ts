@@ -198,6 +198,8 @@ export function decode(code: CodeReader, code32: boolean, out: Insn): Insn {
   pos = readImm(code, pos, d.src, opsize32, out, pos === p0 ? 0 : 1);
   pos = readImm(code, pos, d.src2, opsize32, out, pos === p0 ? 0 : 1);
   // LOCK is #UD unless the instruction is lockable and has a memory destination (SDM 2A, LOCK).
+  // An over-long instruction is #GP(0) before anything else about it is checked (SDM 2A §2.3.11).
+  if (pos > MAX_LEN) throw DECODE_GP;
   if (lock && ((d.flags & OpFlag.Lockable) === 0 || out.mod === 3)) throw DECODE_UD;
   if (d.src === Opnd.CL || d.src2 === Opnd.CL) out.imm2 = 1;
   if (d.src === Opnd.One) out.imm = 1;

@@ -235,18 +235,21 @@ const ALU_NAMES = ["add", "or", "adc", "sbb", "and", "sub", "xor", "cmp"];
 const CC_NAMES = ["o", "no", "b", "ae", "e", "ne", "be", "a", "s", "ns", "p", "np", "l", "ge", "le", "g"];
 const SHIFT_NAMES = ["rol", "ror", "rcl", "rcr", "shl", "shr", "sal", "sar"];
 const OSZAPC = OF | SF | ZF | AF | PF | CF;
+const LOGIC_ALU = (alu: number): boolean => alu === AluOp.Or || alu === AluOp.And || alu === AluOp.Xor;
 
 // --- 00-3F: ALU rows, segment push/pop, BCD adjusts, prefixes (handled by the decoder) -------------
 for (let alu = 0; alu < 8; alu++) {
   const base = alu * 8;
   const m = ALU_NAMES[alu];
   const lk = alu === AluOp.Cmp ? 0 : LK;
-  one(base + 0, m, "Eb,Gb", Op.AluEG, alu, U | lk);
-  one(base + 1, m, "Ev,Gv", Op.AluEG, alu, U | lk);
-  one(base + 2, m, "Gb,Eb", Op.AluGE, alu, U);
-  one(base + 3, m, "Gv,Ev", Op.AluGE, alu, U);
-  one(base + 4, m, "AL,Ib", Op.AluEI, alu, U);
-  one(base + 5, m, "eAX,Iz", Op.AluEI, alu, U);
+  // AND/OR/XOR leave AF undefined (SDM 2A AND); the others define all six flags.
+  const uf = LOGIC_ALU(alu) ? AF : 0;
+  one(base + 0, m, "Eb,Gb", Op.AluEG, alu, U | lk, uf);
+  one(base + 1, m, "Ev,Gv", Op.AluEG, alu, U | lk, uf);
+  one(base + 2, m, "Gb,Eb", Op.AluGE, alu, U, uf);
+  one(base + 3, m, "Gv,Ev", Op.AluGE, alu, U, uf);
+  one(base + 4, m, "AL,Ib", Op.AluEI, alu, U, uf);
+  one(base + 5, m, "eAX,Iz", Op.AluEI, alu, U, uf);
 }
 one(0x06, "push", "ES", Op.PushSeg, 0, U);
 one(0x07, "pop", "ES", Op.PopSeg, 0, OpFlag.EndsBlock);
@@ -287,7 +290,7 @@ function aluGroup(code: number, operands: string): void {
   group(
     ONE_BYTE,
     code,
-    ALU_NAMES.map((m, alu) => desc(m, operands, Op.AluEI, alu, U | (alu === AluOp.Cmp ? 0 : LK), 0)),
+    ALU_NAMES.map((m, alu) => desc(m, operands, Op.AluEI, alu, U | (alu === AluOp.Cmp ? 0 : LK), LOGIC_ALU(alu) ? AF : 0)),
   );
 }
 aluGroup(0x80, "Eb,Ib");
