@@ -29,7 +29,8 @@ export class PortBus {
   observer: ((port: number, width: number, write: boolean, value: number) => void) | null = null;
 
   constructor() {
-    for (let p = 0; p < 0x10000; p++) this.slots.push({ owner: "", widths: Width.B, read: openBusRead, write: ignoreWrite });
+    for (let p = 0; p < 0x10000; p++)
+      this.slots.push({ owner: "", widths: Width.B, read: openBusRead, write: ignoreWrite });
   }
 
   /** Claim `count` ports from `first`. `widths` is a Width mask; byte access is always allowed. */
@@ -60,7 +61,10 @@ export class PortBus {
     const s = this.slots[port];
     let v: number;
     if (s.widths & Width.W) v = s.read(port, 2) & 0xffff;
-    else v = (this.slots[port].read(port, 1) & 0xff) | ((this.slots[(port + 1) & 0xffff].read((port + 1) & 0xffff, 1) & 0xff) << 8);
+    else
+      v =
+        (this.slots[port].read(port, 1) & 0xff) |
+        ((this.slots[(port + 1) & 0xffff].read((port + 1) & 0xffff, 1) & 0xff) << 8);
     if (this.observer !== null) this.observer(port, 2, false, v);
     return v;
   }

@@ -47,7 +47,8 @@ export function parseClock(v: string): "host" | "virtual" {
 
 export function parseTime(v: string): number {
   const t = Date.parse(v);
-  if (!Number.isFinite(t) || t < 0) throw new InvalidArgumentError("must be a date and time, e.g. 2024-05-01T12:00:00Z");
+  if (!Number.isFinite(t) || t < 0)
+    throw new InvalidArgumentError("must be a date and time, e.g. 2024-05-01T12:00:00Z");
   return t;
 }
 
@@ -78,7 +79,11 @@ export async function main(argv: string[]): Promise<number> {
       .option("--until <text>", "stop when the serial output contains TEXT")
       .option("--timeout <seconds>", "stop after this many seconds of host time", parseSeconds)
       .option("--save-disk <file>", "write the final disk (image + guest writes) to a new file")
-      .option("--start-time <iso>", "guest RTC time at power-on (default: now; 2000-01-01 with --clock virtual)", parseTime)
+      .option(
+        "--start-time <iso>",
+        "guest RTC time at power-on (default: now; 2000-01-01 with --clock virtual)",
+        parseTime,
+      )
       .option("-q, --quiet", "no summary on stderr");
 
   machineOptions(program.command("run").description("boot a disk image; serial console on stdin/stdout")).action(

@@ -56,9 +56,13 @@ export async function runMachine(
     if (opts.onProgress) opts.onProgress(m.icount);
     if (m.waitingForHost) {
       // Guest idle: give the host a moment (its deadline in host time, or new input), then resume.
-      const due = m.scheduler.nextDue();
-      const ms = due === Number.POSITIVE_INFINITY ? 5 : Math.max(0, Math.min(5, (due - m.nowNs()) / 1e6));
-      if (ms > 0) await sleep(ms);
+      // Let real time catch up with the guest clock (or, with no deadline, wait a little for input);
+      // input or a stop request ends the wait early.
+      for (;;) {
+        const ms = Math.min(20, session.aheadNs(m) / 1e6);
+        if (ms <= 0 || m.pendingSerial() > 0 || stop.requested !== null) break;
+        await sleep(ms);
+      }
       session.resumeAfterWait(m);
     }
     if (!session.replaying) await turn();

@@ -290,7 +290,9 @@ function aluGroup(code: number, operands: string): void {
   group(
     ONE_BYTE,
     code,
-    ALU_NAMES.map((m, alu) => desc(m, operands, Op.AluEI, alu, U | (alu === AluOp.Cmp ? 0 : LK), LOGIC_ALU(alu) ? AF : 0)),
+    ALU_NAMES.map((m, alu) =>
+      desc(m, operands, Op.AluEI, alu, U | (alu === AluOp.Cmp ? 0 : LK), LOGIC_ALU(alu) ? AF : 0),
+    ),
   );
 }
 aluGroup(0x80, "Eb,Ib");

@@ -28,6 +28,9 @@ import { Vga } from "../devices/vga.ts";
 import { PhysicalMemory } from "../memory/physical.ts";
 import { type GuestClock, Scheduler } from "../time/scheduler.ts";
 
+/** What the machine does when the guest halts with interrupts enabled (see Machine.onHalt). */
+export type HaltAction = "resume" | "resume-wait" | "wait" | "end";
+
 export type EndReason = "halt" | "poweroff" | "reset" | "until" | "limit" | "timeout" | "interrupted" | "error";
 
 export interface MachineConfig {
@@ -129,6 +132,24 @@ export class Machine implements GuestClock {
     return this.anchorNs + ((this.cpu.icount - this.anchorIcount) * this.psPerInsn) / 1000;
   }
 
+  /** Guest time at instruction count `ic` under the current anchor (the formula nowNs uses). */
+  private timeAt(ic: number): number {
+    return this.anchorNs + ((ic - this.anchorIcount) * this.psPerInsn) / 1000;
+  }
+
+  /**
+   * Instructions from now until the first instruction count at which guest time reaches `due`,
+   * exact under floating point, so a deadline fires at the same count however the run is sliced.
+   */
+  insnsUntil(due: number): number {
+    const ic = this.cpu.icount;
+    let n = Math.ceil(((due - this.timeAt(ic)) * 1000) / this.psPerInsn);
+    if (n < 0) n = 0;
+    while (n > 0 && this.timeAt(ic + n - 1) >= due) n--;
+    while (this.timeAt(ic + n) < due) n++;
+    return n;
+  }
+
   /** Re-anchor guest time at the current instruction (time never goes backwards). */
   setTime(ns: number, psPerInsn: number): void {
     const now = this.nowNs();
@@ -224,19 +245,23 @@ export class Machine implements GuestClock {
           this.end("halt");
           break;
         }
-        // Halted with interrupts enabled: the time source decides how guest time reaches the next deadline.
+        // Halted with interrupts enabled: the session decides how guest time reaches the next deadline.
         const due = this.scheduler.nextDue();
-        const action =
-          this.onHalt === null ? (due === Number.POSITIVE_INFINITY ? "end" : "skip") : this.onHalt(this, due);
+        let action: HaltAction;
+        if (this.onHalt !== null) action = this.onHalt(this, due);
+        else if (due === Number.POSITIVE_INFINITY) action = "end";
+        else {
+          this.setTime(due, this.psPerInsn);
+          action = "resume";
+        }
         if (action === "end") {
           this.end("halt");
           break;
         }
-        if (action === "wait") {
+        if (action === "wait" || action === "resume-wait") {
           this.waitingForHost = true;
           break;
         }
-        if (due !== Number.POSITIVE_INFINITY) this.setTime(due, this.psPerInsn);
         if (boundary !== null) nextEvent = boundary(this);
         continue;
       }
@@ -245,7 +270,7 @@ export class Machine implements GuestClock {
       if (nextEvent - cpu.icount < budget) budget = nextEvent - cpu.icount;
       const due = this.scheduler.nextDue();
       if (due !== Number.POSITIVE_INFINITY) {
-        const until = Math.ceil(((due - now) * 1000) / this.psPerInsn);
+        const until = this.insnsUntil(due);
         if (until < budget) budget = until < 1 ? 1 : until;
       }
       if (budget > 0) {
@@ -261,11 +286,12 @@ export class Machine implements GuestClock {
 
   /**
    * Called when the guest halts with interrupts enabled; `dueNs` is the next device deadline
-   * (Infinity: none). "skip": jump guest time to it (virtual clock); "wait": return to the
-   * host, which waits for real time or input and then re-anchors time (host clock); "end":
-   * nothing can wake the guest. Default: skip, or end when there is no deadline.
+   * (Infinity: none). The session may move guest time itself, then answers: "resume" (go on),
+   * "resume-wait" (go on after the host has waited: time moved, the host lets real time catch up),
+   * "wait" (return to the host, which waits for input or time), "end" (nothing can wake the guest).
+   * Without a session: skip to the deadline, or end when there is none.
    */
-  onHalt: ((m: Machine, dueNs: number) => "skip" | "wait" | "end") | null = null;
+  onHalt: ((m: Machine, dueNs: number) => HaltAction) | null = null;
   /** Set when run() returned because the guest waits for host time or input. */
   waitingForHost = false;
 

@@ -70,7 +70,8 @@ export class PhysicalMemory {
   /** Claim [start, start+length) for a device. Page granular on the fast path. */
   mapMmio(start: number, length: number, handler: MmioHandler): void {
     this.mmio.push({ start, end: start + length, handler });
-    for (let p = Math.floor(start / 4096); p < Math.ceil((start + length) / 4096); p++) this.pageKind[p] = PageKind.Slow;
+    for (let p = Math.floor(start / 4096); p < Math.ceil((start + length) / 4096); p++)
+      this.pageKind[p] = PageKind.Slow;
     this.onMapChange?.();
   }
 

@@ -17,10 +17,10 @@
 import { createHash, type Hash } from "node:crypto";
 import type { CheckEvent, LogEvent, LogHeader, LogTrailer, LogWriter } from "../log/index.ts";
 import { stateSums } from "../machine/checksum.ts";
-import type { EndReason, Machine } from "../machine/machine.ts";
+import type { EndReason, HaltAction, Machine } from "../machine/machine.ts";
 
 export type ClockMode = "host" | "virtual";
-export type HaltAction = "skip" | "wait" | "end";
+export type { HaltAction } from "../machine/machine.ts";
 
 export interface Session {
   readonly clock: ClockMode;
@@ -28,6 +28,8 @@ export interface Session {
   boundary(m: Machine): number;
   /** The guest halted with interrupts enabled; `dueNs` is the next device deadline (Infinity: none). */
   onHalt(m: Machine, dueNs: number): HaltAction;
+  /** Nanoseconds the guest clock runs ahead of the host's (the host waits that long when the guest idles). */
+  aheadNs(m: Machine): number;
   /** The host waited while the guest idled (host clock only). */
   resumeAfterWait(m: Machine): void;
   /** True when this session moves time itself and the machine must not wait for the host. */
@@ -62,6 +64,16 @@ export class TimeLine {
     this.prevNs = ns;
   }
 
+  /**
+   * The guest idled and its clock jumps to the next device deadline: a pure function of the
+   * machine state, so it is never logged. The rate measurement restarts after the jump.
+   */
+  skip(m: Machine, dueNs: number): void {
+    m.setTime(dueNs, m.psPerInsn);
+    this.prevIcount = m.icount;
+    this.prevNs = Math.floor(m.nowNs());
+  }
+
   halt(m: Machine, ns: number): void {
     m.setTime(ns, m.psPerInsn);
     this.prevIcount = m.icount;
@@ -83,10 +95,16 @@ export class LiveSession implements Session {
   protected readonly time = new TimeLine();
   protected readonly host = new HostTime();
   private lastSync = 0;
+  private waitingForInput = false;
 
   constructor(readonly clock: ClockMode) {}
 
   boundary(m: Machine): number {
+    // While the guest is halted nothing is synced or delivered: a halted machine moves only by
+    // deterministic skips to device deadlines, so each instruction count carries at most one group
+    // of logged events and replay applies them at the same point (input waits for the wake-up, or,
+    // with no deadline at all, goes through resumeAfterWait).
+    if (m.cpu.halted) return m.icount + HOST_POLL_INSNS;
     if (this.clock === "host") {
       const h = this.host.nowNs();
       if (h - this.lastSync >= SYNC_NS) {
@@ -107,15 +125,28 @@ export class LiveSession implements Session {
   }
 
   onHalt(m: Machine, dueNs: number): HaltAction {
-    if (this.clock === "virtual") {
-      if (dueNs !== Number.POSITIVE_INFINITY) return "skip";
-      return m.pendingSerial() > 0 ? "wait" : "end";
+    if (dueNs === Number.POSITIVE_INFINITY) {
+      // Nothing scheduled: only input can wake the guest.
+      if (this.clock === "virtual") return m.pendingSerial() > 0 ? "wait" : "end";
+      this.waitingForInput = true;
+      return "wait";
     }
-    return dueNs !== Number.POSITIVE_INFINITY && dueNs <= m.nowNs() ? "skip" : "wait";
+    // Jump to the deadline (deterministic: not logged). With the host clock the host then waits
+    // until real time has caught up with guest time, so the guest still runs at host speed.
+    this.time.skip(m, dueNs);
+    return this.clock === "host" ? "resume-wait" : "resume";
+  }
+
+  /** Host nanoseconds guest time is ahead of host time (how long the host should wait). */
+  aheadNs(m: Machine): number {
+    if (this.waitingForInput) return 2_000_000;
+    return this.clock === "host" ? m.nowNs() - this.host.nowNs() : 0;
   }
 
   resumeAfterWait(m: Machine): void {
-    if (this.clock === "host") {
+    if (this.clock === "host" && this.waitingForInput) {
+      // The guest waited for input with no deadline: its clock moves to host time, logged as a halt.
+      this.waitingForInput = false;
       const h = Math.floor(this.host.nowNs());
       this.lastSync = h;
       this.doHalt(m, h);
@@ -313,23 +344,26 @@ export class ReplaySession implements Session {
   }
 
   onHalt(m: Machine, dueNs: number): HaltAction {
+    if (dueNs !== Number.POSITIVE_INFINITY) {
+      // As in capture: skip first; events logged at this count after the skip are applied by the
+      // boundary call that follows.
+      this.time.skip(m, dueNs);
+      return "resume";
+    }
     this.applyDue(m);
     if (this.divergence !== null) return "end";
-    if (this.clock === "virtual") return dueNs === Number.POSITIVE_INFINITY ? this.haltEnd(m) : "skip";
-    if (dueNs !== Number.POSITIVE_INFINITY && dueNs <= m.nowNs()) return "skip";
-    return this.haltEnd(m);
-  }
-
-  private haltEnd(m: Machine): HaltAction {
-    // The capture waited here for something the log does not hold: fine only at its very end.
+    // No deadline: the capture waited for input; the log's events at this count (applied above) wake it.
+    if (m.cpu.intr) return "resume";
     if (m.icount >= this.endIcount) return "end";
-    const e = this.events[this.i];
-    if (e !== undefined && e.icount === m.icount) return "skip";
     this.diverge(m, "the guest idles here but the log has no event to wake it");
     return "end";
   }
 
   resumeAfterWait(_m: Machine): void {}
+
+  aheadNs(_m: Machine): number {
+    return 0;
+  }
 
   serialDigest(): string {
     return this.serialHash.copy().digest("hex");
