@@ -156,16 +156,108 @@ async function benchExpand(): Promise<{
   }
 }
 
+/**
+ * demo: the bundled demo guest through the whole machine. run and capture alternate (virtual clock,
+ * so neither waits for the host while the guest idles) and the medians give the capture overhead;
+ * a host-clock capture gives the log size and the replay speed.
+ */
+async function benchDemo(): Promise<{
+  instructions: number;
+  runMips: number;
+  captureMips: number;
+  captureOverheadPercent: number;
+  hostLogBytesPerKiloInstruction: number;
+  replayMips: number;
+} | null> {
+  const { Machine } = await import("../src/machine/machine.ts");
+  const { CaptureSession, LiveSession, ReplaySession } = await import("../src/nondet/session.ts");
+  const { runMachine } = await import("../src/host/runner.ts");
+  const { LogWriter, readLog } = await import("../src/log/index.ts");
+  const biosPath = resolve(root, "src/firmware/bios.bin");
+  const diskPath = resolve(root, "fixtures/demo/demo.img");
+  if (!existsSync(biosPath) || !existsSync(diskPath)) return null;
+  const bios = new Uint8Array(readFileSync(biosPath));
+  const disk = new Uint8Array(readFileSync(diskPath));
+  const make = () => new Machine({ ramBytes: 128 << 20, bios, disk, epochMs: 946_684_800_000 });
+  const header = (clock: "host" | "virtual") => ({
+    retraceVersion: "bench",
+    machine: { cpu: "bench", ramBytes: 128 << 20, devices: [], firmwareSha256: "0".repeat(64) },
+    disk: null,
+    clock,
+    startEpochMs: 946_684_800_000,
+    checkpointInterval: 10_000_000,
+  });
+  const noStop = { requested: null };
+  const opts = { maxInstructions: null, timeoutSeconds: null };
+  const once = async (capture: boolean, clock: "host" | "virtual") => {
+    const m = make();
+    const chunks: Uint8Array[] = [];
+    const writer = capture ? new LogWriter(header(clock), (b) => chunks.push(b.slice())) : null;
+    const session = writer !== null ? new CaptureSession(clock, writer, 10_000_000, m) : new LiveSession(clock);
+    const r = await runMachine(m, session, opts, noStop);
+    if (writer !== null) (session as InstanceType<typeof CaptureSession>).finish(m, r.reason, r.seconds * 1000);
+    const log = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+    let o = 0;
+    for (const c of chunks) {
+      log.set(c, o);
+      o += c.length;
+    }
+    return { seconds: r.seconds, instructions: r.instructions, log };
+  };
+  const runT: number[] = [];
+  const capT: number[] = [];
+  let instructions = 0;
+  for (let k = 0; k < runs; k++) {
+    const a = await once(false, "virtual");
+    const b = await once(true, "virtual");
+    runT.push(a.seconds);
+    capT.push(b.seconds);
+    instructions = a.instructions;
+  }
+  const host = await once(true, "host");
+  const parsed = readLog(host.log);
+  const m = make();
+  const session = new ReplaySession(parsed.header, parsed.events, parsed.trailer!.instructions, m);
+  const r = await runMachine(
+    m,
+    session,
+    { maxInstructions: parsed.trailer!.instructions, timeoutSeconds: null },
+    noStop,
+  );
+  session.verifyEnd(m, parsed.trailer!);
+  if (session.divergence !== null) throw new Error(`bench: demo replay diverged: ${session.divergence.what}`);
+  const run = median(runT);
+  const cap = median(capT);
+  return {
+    instructions,
+    runMips: instructions / run / 1e6,
+    captureMips: instructions / cap / 1e6,
+    captureOverheadPercent: ((cap - run) / run) * 100,
+    hostLogBytesPerKiloInstruction: (host.log.length * 1000) / host.instructions,
+    replayMips: r.instructions / r.seconds / 1e6,
+  };
+}
+
 const loop = benchCpuLoop();
+const demo = args.includes("--no-demo") ? null : await benchDemo();
 const conf = args.includes("--no-conformance") ? null : await benchConformance();
 const expand = args.includes("--no-expand") ? null : await benchExpand();
 if (json) {
-  console.log(JSON.stringify({ cpuLoop: loop, conformance: conf, expand }, null, 2));
+  console.log(JSON.stringify({ cpuLoop: loop, demo, conformance: conf, expand }, null, 2));
 } else {
   console.log(
     `cpu-loop     ${loop.mips.toFixed(1)} M instructions/s (${loop.instructions.toLocaleString("en-US")} instructions, median of ${runs}: ${loop.seconds.toFixed(3)} s)${loop.ok ? "" : "  RESULT MISMATCH"}`,
   );
-  if (conf === null) console.log("conformance  skipped: ../shared/cpu-tests/80286 is absent");
+  if (demo === null) console.log("demo         skipped");
+  else {
+    console.log(
+      `demo         run ${demo.runMips.toFixed(1)} M/s, capture ${demo.captureMips.toFixed(1)} M/s (overhead ${demo.captureOverheadPercent.toFixed(1)} %), replay ${demo.replayMips.toFixed(1)} M/s; host-clock log ${demo.hostLogBytesPerKiloInstruction.toFixed(4)} bytes per 1000 instructions (${(demo.instructions / 1e6).toFixed(1)}M instructions, median of ${runs})`,
+    );
+  }
+  if (conf === null)
+    console.log(
+      `conformance  skipped (${args.includes("--no-conformance") ? "--no-conformance" : "../shared/cpu-tests/80286 is absent"})`,
+    );
   else
     console.log(
       `conformance  ${conf.testsPerSecond.toFixed(0)} vectors/s (${conf.tests} vectors in ${conf.seconds.toFixed(1)} s)`,
