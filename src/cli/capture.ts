@@ -26,10 +26,10 @@ export function sha256(data: Uint8Array): string {
 }
 
 export async function captureCommand(disk: string | undefined, opts: CaptureCliOptions): Promise<number> {
-  const { bios, biosPath, image, diskPath } = loadMachineInputs(disk, opts);
+  const { bios, biosPath, image, diskPath, directBoot, kernelPath, initrdPath } = loadMachineInputs(disk, opts);
   // The virtual clock makes the whole run a function of its inputs, so the RTC starts at a fixed time too.
   const epochMs = opts.clock === "virtual" ? (opts.startTime ?? VIRTUAL_EPOCH_MS) : (opts.startTime ?? Date.now());
-  const m = new Machine({ ramBytes: opts.memory * 1024 * 1024, bios, disk: image, epochMs });
+  const m = new Machine({ ramBytes: opts.memory * 1024 * 1024, bios, disk: image, epochMs, directBoot });
   const fd = openOut(opts.out);
   const writer = new LogWriter(
     {
@@ -40,15 +40,25 @@ export async function captureCommand(disk: string | undefined, opts: CaptureCliO
         devices: ["pic", "pit", "cmos", "uart", "i8042", "ata", "port92", "post80", "debugcon", "vga"],
         firmwareSha256: sha256(bios),
       },
-      disk: { sha256: sha256(image), bytes: image.length },
+      disk: image === null ? null : { sha256: sha256(image), bytes: image.length },
       clock: opts.clock,
       startEpochMs: epochMs,
       checkpointInterval: opts.checkEvery,
       extra: {
         psPerInsn: m.psPerInsn,
-        diskPath: resolve(diskPath),
-        diskName: basename(diskPath),
         biosPath: resolve(biosPath),
+        ...(diskPath === null ? {} : { diskPath: resolve(diskPath), diskName: basename(diskPath) }),
+        // A direct kernel boot: what was loaded, so replay can verify and load the same.
+        ...(directBoot === null || kernelPath === null
+          ? {}
+          : {
+              kernel: { path: resolve(kernelPath), sha256: sha256(directBoot.kernel), bytes: directBoot.kernel.length },
+              initrd:
+                directBoot.initrd === null || initrdPath === null
+                  ? null
+                  : { path: resolve(initrdPath), sha256: sha256(directBoot.initrd), bytes: directBoot.initrd.length },
+              append: directBoot.cmdline,
+            }),
       },
     },
     (bytes) => {

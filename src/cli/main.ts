@@ -80,6 +80,12 @@ export async function main(argv: string[]): Promise<number> {
       .option("--timeout <seconds>", "stop after this many seconds of host time", parseSeconds)
       .option("--save-disk <file>", "write the final disk (image + guest writes) to a new file")
       .option(
+        "--kernel <bzImage>",
+        "boot this Linux kernel directly (Linux/x86 boot protocol); no disk unless one is given",
+      )
+      .option("--initrd <file>", "initrd/initramfs for --kernel")
+      .option("--append <cmdline>", "kernel command line for --kernel")
+      .option(
         "--start-time <iso>",
         "guest RTC time at power-on (default: now; 2000-01-01 with --clock virtual)",
         parseTime,
@@ -112,6 +118,8 @@ export async function main(argv: string[]): Promise<number> {
     .argument("<log>", "capture log")
     .option("--disk <img>", "the disk image (default: the path recorded in the log); its SHA-256 must match")
     .option("--bios <file>", "the firmware (default: the path recorded in the log); its SHA-256 must match")
+    .option("--kernel <bzImage>", "the directly booted kernel (default: the recorded path); its SHA-256 must match")
+    .option("--initrd <file>", "the directly booted initrd (default: the recorded path); its SHA-256 must match")
     .option("--json", "machine-readable result on stdout")
     .action(async (log: string, opts) => {
       code = await replayCommand(log, opts);

@@ -3,6 +3,7 @@ import { existsSync } from "node:fs";
 import { readInput, UserError } from "../host/files.ts";
 import { runMachine } from "../host/runner.ts";
 import { type LogContents, LogFormatError, readLog } from "../log/index.ts";
+import type { DirectBoot } from "../machine/linux-boot.ts";
 import { Machine } from "../machine/machine.ts";
 import { ReplaySession } from "../nondet/session.ts";
 import { sha256 } from "./capture.ts";
@@ -10,6 +11,8 @@ import { sha256 } from "./capture.ts";
 export interface ReplayCliOptions {
   disk?: string;
   bios?: string;
+  kernel?: string;
+  initrd?: string;
   json?: boolean;
   quiet?: boolean;
 }
@@ -29,7 +32,11 @@ export function loadLog(path: string): LogContents {
 }
 
 /** A machine built as the log's header describes, with the disk and firmware verified by hash. */
-export function machineForLog(logPath: string, log: LogContents, opts: { disk?: string; bios?: string }): Machine {
+export function machineForLog(
+  logPath: string,
+  log: LogContents,
+  opts: { disk?: string; bios?: string; kernel?: string; initrd?: string },
+): Machine {
   const h = log.header;
   const extra = h.extra as { diskPath?: string; biosPath?: string; psPerInsn?: number };
   const biosPath = opts.bios ?? extra.biosPath;
@@ -55,13 +62,46 @@ export function machineForLog(logPath: string, log: LogContents, opts: { disk?: 
       throw new UserError(`${diskPath}: disk image SHA-256 ${hash} differs from the captured image's ${h.disk.sha256}`);
     }
   }
+  const directBoot = directBootForLog(logPath, extra as Record<string, unknown>, opts);
   return new Machine({
     ramBytes: h.machine.ramBytes,
     bios,
     disk,
+    directBoot,
     epochMs: h.startEpochMs,
     psPerInsn: typeof extra.psPerInsn === "number" ? extra.psPerInsn : undefined,
   });
+}
+
+interface FileRef {
+  path: string;
+  sha256: string;
+  bytes: number;
+}
+
+/** The kernel and initrd a direct-boot capture loaded, read again and verified by SHA-256. */
+function directBootForLog(
+  logPath: string,
+  extra: Record<string, unknown>,
+  opts: { kernel?: string; initrd?: string },
+): DirectBoot | null {
+  const kernel = extra.kernel as FileRef | undefined;
+  if (kernel === undefined) return null;
+  const load = (ref: FileRef, override: string | undefined, what: string, flag: string): Uint8Array => {
+    const path = override ?? ref.path;
+    if (!existsSync(path)) throw new UserError(`${logPath}: ${what} ${path} not found; give it with ${flag}`);
+    const data = readInput(path, what);
+    const hash = sha256(data);
+    if (hash !== ref.sha256)
+      throw new UserError(`${path}: ${what} SHA-256 ${hash} differs from the captured one (${ref.sha256})`);
+    return data;
+  };
+  const initrdRef = extra.initrd as FileRef | null | undefined;
+  return {
+    kernel: load(kernel, opts.kernel, "kernel image", "--kernel FILE"),
+    initrd: initrdRef ? load(initrdRef, opts.initrd, "initrd", "--initrd FILE") : null,
+    cmdline: typeof extra.append === "string" ? extra.append : "",
+  };
 }
 
 /** Where replay must stop: the trailer's count, or (incomplete log) the last logged event. */

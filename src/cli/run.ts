@@ -4,6 +4,7 @@ import { DEFAULT_BIOS, DEMO_DISK, readInput, UserError, writeOutputAtomic } from
 import { runMachine } from "../host/runner.ts";
 import { type ClockMode, LiveSession } from "../nondet/session.ts";
 import { attachConsole } from "../host/console.ts";
+import { type DirectBoot, KernelImageError, loadDirectBoot } from "../machine/linux-boot.ts";
 import { type EndReason, Machine } from "../machine/machine.ts";
 
 export interface RunCliOptions {
@@ -20,6 +21,9 @@ export interface RunCliOptions {
   quiet?: boolean;
   /** Guest wall-clock time at power-on (ms since the epoch). */
   startTime?: number;
+  kernel?: string;
+  initrd?: string;
+  append?: string;
 }
 
 export function exitCodeFor(reason: EndReason): number {
@@ -50,21 +54,62 @@ export function openOut(path: string): number {
   }
 }
 
-export function loadMachineInputs(disk: string | undefined, opts: { memory: number; bios?: string }) {
+export interface MachineInputs {
+  bios: Uint8Array;
+  biosPath: string;
+  image: Uint8Array | null;
+  diskPath: string | null;
+  directBoot: DirectBoot | null;
+  kernelPath: string | null;
+  initrdPath: string | null;
+}
+
+export function loadMachineInputs(
+  disk: string | undefined,
+  opts: { memory: number; bios?: string; kernel?: string; initrd?: string; append?: string },
+): MachineInputs {
   const biosPath = opts.bios ?? DEFAULT_BIOS;
   const bios = readInput(biosPath, "firmware image");
   if (bios.length < 0x10000 || bios.length > 0x40000 || bios.length % 0x10000 !== 0) {
     throw new UserError(`${biosPath}: firmware image is ${bios.length} bytes; it must be 64, 128, 192 or 256 KiB`);
   }
-  const diskPath = disk ?? DEMO_DISK;
-  const image = readInput(diskPath, "disk image");
-  if (image.length < 512 || image.length % 512 !== 0) {
-    throw new UserError(
-      `${diskPath}: not a raw disk image (${image.length} bytes is not a whole number of 512-byte sectors)`,
-    );
-  }
   if (opts.memory > 3072) throw new UserError(`--memory ${opts.memory}: at most 3072 MiB`);
-  return { bios, biosPath, image, diskPath };
+  if (opts.kernel === undefined && (opts.initrd !== undefined || opts.append !== undefined)) {
+    throw new UserError("--initrd and --append need --kernel");
+  }
+  // With --kernel and no disk, the machine has no disk; otherwise the default disk is the demo.
+  const diskPath = disk ?? (opts.kernel === undefined ? DEMO_DISK : null);
+  let image: Uint8Array | null = null;
+  if (diskPath !== null) {
+    image = readInput(diskPath, "disk image");
+    if (image.length < 512 || image.length % 512 !== 0) {
+      throw new UserError(
+        `${diskPath}: not a raw disk image (${image.length} bytes is not a whole number of 512-byte sectors)`,
+      );
+    }
+  }
+  let directBoot: DirectBoot | null = null;
+  if (opts.kernel !== undefined) {
+    const kernel = readInput(opts.kernel, "kernel image");
+    const initrd = opts.initrd === undefined ? null : readInput(opts.initrd, "initrd");
+    directBoot = { kernel, initrd, cmdline: opts.append ?? "" };
+    // Validate now, for a one-line error naming the file (the machine loads it again).
+    try {
+      loadDirectBoot(new Uint8Array(opts.memory * 1024 * 1024), directBoot);
+    } catch (e) {
+      if (e instanceof KernelImageError) throw new UserError(`${opts.kernel}: ${e.message}`);
+      throw e;
+    }
+  }
+  return {
+    bios,
+    biosPath,
+    image,
+    diskPath,
+    directBoot,
+    kernelPath: opts.kernel ?? null,
+    initrdPath: opts.initrd ?? null,
+  };
 }
 
 export function formatSummary(instructions: number, seconds: number, reason: string): string {
@@ -73,9 +118,9 @@ export function formatSummary(instructions: number, seconds: number, reason: str
 }
 
 export async function runCommand(disk: string | undefined, opts: RunCliOptions): Promise<number> {
-  const { bios, image } = loadMachineInputs(disk, opts);
+  const { bios, image, directBoot } = loadMachineInputs(disk, opts);
   const epochMs = opts.startTime ?? (opts.clock === "virtual" ? 946_684_800_000 : Date.now());
-  const m = new Machine({ ramBytes: opts.memory * 1024 * 1024, bios, disk: image, epochMs });
+  const m = new Machine({ ramBytes: opts.memory * 1024 * 1024, bios, disk: image, epochMs, directBoot });
   const fds: number[] = [];
   const stream = (path: string | undefined, onData: (fd: number) => void): void => {
     if (path === undefined) return;

@@ -216,6 +216,17 @@ export class Cmos implements Device<CmosState> {
     }
   }
 
+  /**
+   * Set an NVRAM byte outside the checksummed range (0x10-0x2D) before power-on: the machine's
+   * configuration channel to the firmware (e.g. 0x3F = 'K' for a direct kernel boot).
+   */
+  setConfigByte(index: number, value: number): void {
+    if (index < 0x34 || index > 0x7f)
+      throw new RangeError(`CMOS byte 0x${index.toString(16)} is not a configuration byte`);
+    this.nvram[index] = value & 0xff;
+    this.initialNvram[index] = value & 0xff;
+  }
+
   /** Restore the CMOS RAM to its constructed contents (a "CMOS battery removed" reset). */
   clearRam(): void {
     this.nvram.set(this.initialNvram);

@@ -27,6 +27,7 @@ import { Uart } from "../devices/uart.ts";
 import { Vga } from "../devices/vga.ts";
 import { PhysicalMemory } from "../memory/physical.ts";
 import { type GuestClock, Scheduler } from "../time/scheduler.ts";
+import { type DirectBoot, type KernelLayout, loadDirectBoot } from "./linux-boot.ts";
 
 /** What the machine does when the guest halts with interrupts enabled (see Machine.onHalt). */
 export type HaltAction = "resume" | "resume-wait" | "wait" | "end";
@@ -42,6 +43,8 @@ export interface MachineConfig {
   disk: Uint8Array | null;
   /** Wall-clock time at power-on, ms since the epoch (logged; the RTC starts from it). */
   epochMs: number;
+  /** A Linux kernel loaded directly (`--kernel`), entered by the BIOS instead of the disk's MBR. */
+  directBoot?: DirectBoot | null;
   /** Nominal guest speed in picoseconds of guest time per instruction (default 10,000 = 100 MIPS). */
   psPerInsn?: number;
 }
@@ -124,7 +127,14 @@ export class Machine implements GuestClock {
     this.cpu.onShutdown = () => this.end("reset");
     this.cpu.timeSource = () => Math.floor(this.nowNs()); // TSC at 1 GHz of guest time
     this.uart.onTransmit = (b) => this.onSerial(b);
+    if (config.directBoot) {
+      this.kernelLayout = loadDirectBoot(this.mem.ram, config.directBoot);
+      this.cmos.setConfigByte(0x3f, 0x4b); // 'K': tells retrace's BIOS to enter the loaded kernel
+    }
   }
+
+  /** Where a directly booted kernel was loaded, or null. */
+  kernelLayout: KernelLayout | null = null;
 
   // ---------------------------------------------------------------- guest clock
 
