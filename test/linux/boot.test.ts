@@ -1,0 +1,93 @@
+/**
+ * The real guest: Debian's i386 kernel with a busybox initramfs (../shared/guests), booted
+ * through retrace's BIOS and syslinux, and directly; captured and replayed. Slow (billions of
+ * instructions), so every test here states its budget.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { Machine } from "../../src/machine/machine.ts";
+import { cli, ROOT, tempDir } from "../cli/helpers.ts";
+
+const GUESTS = join(ROOT, "..", "shared", "guests");
+const have = existsSync(join(GUESTS, "linux.img")) && existsSync(join(ROOT, "src/firmware/bios.bin"));
+if (!have) console.warn(`test/linux: skipped: ${GUESTS} is absent (CI has it)`);
+
+const bios = () => new Uint8Array(readFileSync(join(ROOT, "src/firmware/bios.bin")));
+const RESULTS = ["RETRACE-GUEST: result sum 2001000", "RETRACE-GUEST: result sort-top3 2000 1999 1998"];
+const APPEND = "console=ttyS0,115200 panic=-1 cryptomgr.notests noisapnp";
+
+describe.skipIf(!have)("Linux guest", () => {
+  it("linuxImg_biosAndSyslinux_loadKernelAndEnterItsStartup32", () => {
+    const disk = new Uint8Array(readFileSync(join(GUESTS, "linux.img")));
+    const vmlinuz = readFileSync(join(GUESTS, "vmlinuz"));
+    const setup = ((vmlinuz[0x1f1] || 4) + 1) * 512;
+    const startup32 = vmlinuz.subarray(setup, setup + 64);
+    const m = new Machine({ ramBytes: 128 << 20, bios: bios(), disk, epochMs: 946_684_800_000 });
+    let serial = "";
+    m.serialListeners.push((b) => {
+      serial += String.fromCharCode(b);
+    });
+    const kernelInPlace = (): boolean => {
+      for (let k = 0; k < startup32.length; k++) if (m.mem.ram[0x100000 + k] !== startup32[k]) return false;
+      return true;
+    };
+    // Run until syslinux has put the kernel at 0x100000, then watch for its first instruction there.
+    let entered = -1;
+    while (m.endReason === null && m.icount < 200_000_000 && !kernelInPlace()) m.run(m.icount + 1_000_000);
+    expect(serial).toMatch(/Loading \/VMLINUZ\.\.\. ?ok/);
+    expect(serial).toMatch(/Loading \/INITRD\.GZ\.\.\. ?ok/);
+    m.cpu.tracer = {
+      begin(c, i) {
+        if (i.linear === 0x100000 && entered < 0) {
+          entered = c.icount;
+          c.stopRequested = true;
+        }
+      },
+      mem() {},
+      retire() {},
+      interrupt() {},
+    };
+    while (m.endReason === null && entered < 0 && m.icount < 400_000_000) m.run(m.icount + 1_000_000);
+    expect(entered, `serial so far:\n${serial}`).toBeGreaterThan(0);
+    expect(m.cpu.protectedMode).toBe(true);
+  }, 300_000);
+
+  it("linuxImg_run_printsTheWorkloadResultsAndHalts", async () => {
+    const r = await cli(["run", join(GUESTS, "linux.img"), "--clock", "virtual", "--timeout", "900"]);
+    for (const line of [...RESULTS, "RETRACE-GUEST: userspace up", "RETRACE-GUEST: done"]) {
+      expect(r.stdout, r.stderr).toContain(line);
+    }
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/stopped: halt/);
+  }, 1_000_000);
+
+  it("directBoot_run_printsTheWorkloadResultsAndHalts", async () => {
+    const r = await cli([
+      "run",
+      "--kernel",
+      join(GUESTS, "vmlinuz"),
+      "--initrd",
+      join(GUESTS, "initramfs.cpio.gz"),
+      "--append",
+      APPEND,
+      "--clock",
+      "virtual",
+      "--timeout",
+      "900",
+    ]);
+    for (const line of [...RESULTS, "RETRACE-GUEST: done"]) expect(r.stdout, r.stderr).toContain(line);
+    expect(r.code, r.stderr).toBe(0);
+  }, 1_000_000);
+
+  it("linuxImg_captureHostClock_replaysExactly", async () => {
+    const log = join(tempDir("linux"), "linux.log");
+    const c = await cli(["capture", join(GUESTS, "linux.img"), "-o", log, "--timeout", "900"]);
+    expect(c.code, c.stderr).toBe(0);
+    for (const line of RESULTS) expect(c.stdout).toContain(line);
+    const r = await cli(["replay", log, "--json"]);
+    const out = JSON.parse(r.stdout);
+    expect(out.ok, r.stdout).toBe(true);
+    expect(r.code).toBe(0);
+  }, 2_000_000);
+});
