@@ -199,8 +199,14 @@ export class X87Math {
     const an = isNaNCls(ka);
     const bn = isNaNCls(kb);
     if (an && bn) {
-      if (ka === Cls.QNaN && kb === Cls.SNaN) return this.quietOf(aSe, aHi, aLo);
-      if (kb === Cls.QNaN && ka === Cls.SNaN) return this.quietOf(bSe, bHi, bLo);
+      if (ka === Cls.QNaN && kb === Cls.SNaN) {
+        this.quietOf(aSe, aHi, aLo);
+        return;
+      }
+      if (kb === Cls.QNaN && ka === Cls.SNaN) {
+        this.quietOf(bSe, bHi, bLo);
+        return;
+      }
       const ah = aHi & 0x3fffffff;
       const bh = bHi & 0x3fffffff;
       let pickA: boolean;
@@ -467,8 +473,8 @@ export class X87Math {
       const l = (al >>> 0) + (vl >>> 0);
       const h = (ah >>> 0) + (vh >>> 0) + (l >= TWO32 ? 1 : 0);
       this.wX = x | 0;
-      this.wL = l >>> 0;
-      this.wH = h >>> 0;
+      this.wL = l | 0;
+      this.wH = h | 0;
       if (h >= TWO32) {
         // Carry out: shift right by one, the carry becomes the integer bit.
         const sticky = this.wX & 1;
@@ -523,7 +529,7 @@ export class X87Math {
     this.wE = this.aE + this.bE - 16383 + 1;
     this.wH = w3 | 0;
     this.wL = w2 | 0;
-    this.wX = (w1 | 0) | (w0 !== 0 ? 1 : 0);
+    this.wX = w1 | 0 | (w0 !== 0 ? 1 : 0);
     if (this.wH >= 0) {
       // Product below 2^127: one left shift normalizes it (the sticky bit stays the lowest bit).
       const st = this.wX & 1;
@@ -578,9 +584,9 @@ export class X87Math {
       rl = (rl << 1) >>> 0;
     }
     // 66 bits now sit in qh(2 bits):ql:qx; align so that the leading bit is bit 31 of wH.
-    this.wH = ((qh << 30) | (ql >>> 2)) | 0;
-    this.wL = ((ql << 30) | (qx >>> 2)) | 0;
-    this.wX = ((qx << 30) | ((rc | rh | rl) !== 0 ? 1 : 0)) | 0;
+    this.wH = (qh << 30) | (ql >>> 2) | 0;
+    this.wL = (ql << 30) | (qx >>> 2) | 0;
+    this.wX = (qx << 30) | ((rc | rh | rl) !== 0 ? 1 : 0) | 0;
     this.wS = this.aS ^ this.bS;
     this.wE = e;
   }
@@ -752,7 +758,7 @@ export class X87Math {
         }
         if (kb === Cls.Zero) {
           if (ka === Cls.Zero) return this.invalid();
-          if (!this.denormal(den)) return false;
+          // Zero divide outranks the denormal operand (SDM Vol.1 §4.9.2).
           this.exc |= Ex.ZE;
           if ((this.masks & Ex.ZE) === 0) return false;
           this.setInf(s);
@@ -869,7 +875,7 @@ export class X87Math {
       else mag = 0;
     }
     if (mag === 0) return 2;
-    return (mag > 0) !== (as !== 0) ? 0 : 1;
+    return mag > 0 !== (as !== 0) ? 0 : 1;
   }
 
   // ------------------------------------------------------------------ conversions
@@ -932,7 +938,7 @@ export class X87Math {
     this.loadDen = false;
     if (e === 0xff) {
       this.zSe = (s << 15) | 0x7fff;
-      this.zHi = (0x80000000 | (f << 8)) | 0;
+      this.zHi = 0x80000000 | (f << 8) | 0;
       this.zLo = 0;
       return;
     }
@@ -949,7 +955,7 @@ export class X87Math {
       return;
     }
     this.zSe = (s << 15) | (e - 127 + 16383);
-    this.zHi = (0x80000000 | (f << 8)) | 0;
+    this.zHi = 0x80000000 | (f << 8) | 0;
     this.zLo = 0;
   }
 
@@ -958,11 +964,11 @@ export class X87Math {
     const s = hiw >>> 31;
     const e = (hiw >>> 20) & 0x7ff;
     let fh = hiw & 0xfffff;
-    let fl = low >>> 0;
+    const fl = low >>> 0;
     this.loadDen = false;
     if (e === 0x7ff) {
       this.zSe = (s << 15) | 0x7fff;
-      this.zHi = (0x80000000 | (fh << 11) | (fl >>> 21)) | 0;
+      this.zHi = 0x80000000 | (fh << 11) | (fl >>> 21) | 0;
       this.zLo = (fl << 11) | 0;
       return;
     }
@@ -994,7 +1000,7 @@ export class X87Math {
     }
     fh |= 0;
     this.zSe = (s << 15) | (e - 1023 + 16383);
-    this.zHi = (0x80000000 | (fh << 11) | (fl >>> 21)) | 0;
+    this.zHi = 0x80000000 | (fh << 11) | (fl >>> 21) | 0;
     this.zLo = (fl << 11) | 0;
   }
 
@@ -1030,11 +1036,11 @@ export class X87Math {
       default:
         break;
     }
-    if (!this.denormal(k === Cls.Denormal)) return false;
+    // No #D here: an 80-bit denormal is just tiny for the narrower format (SDM Vol.2A FST).
     this.unpack(0, se, hi, lo);
     this.loadWork();
     this.roundPack(24, F32_EMIN, F32_EMAX, false);
-    if ((this.exc & (Ex.OE | Ex.UE) & ~this.masks) !== 0) return false;
+    if (this.storeSuppressed()) return false;
     const e = this.zSe & 0x7fff;
     let bits: number;
     if (e === 0x7fff) bits = 0x7f800000;
@@ -1075,11 +1081,10 @@ export class X87Math {
       default:
         break;
     }
-    if (!this.denormal(k === Cls.Denormal)) return false;
     this.unpack(0, se, hi, lo);
     this.loadWork();
     this.roundPack(53, F64_EMIN, F64_EMAX, false);
-    if ((this.exc & (Ex.OE | Ex.UE) & ~this.masks) !== 0) return false;
+    if (this.storeSuppressed()) return false;
     const e = this.zSe & 0x7fff;
     let h: number;
     if (e === 0x7fff) {
@@ -1092,6 +1097,17 @@ export class X87Math {
     else h = fh;
     this.outHi = (s << 31) | h;
     this.outLo = (this.zHi << 21) | (this.zLo >>> 11);
+    return true;
+  }
+
+  /**
+   * After rounding for a memory store: an unmasked overflow or underflow suppresses the store, and
+   * then only OE/UE are reported (no PE, no C1).
+   */
+  private storeSuppressed(): boolean {
+    if ((this.exc & (Ex.OE | Ex.UE) & ~this.masks) === 0) return false;
+    this.exc &= ~Ex.PE;
+    this.up = 0;
     return true;
   }
 
@@ -1118,7 +1134,6 @@ export class X87Math {
       return true;
     }
     if (k === Cls.Inf || k === Cls.QNaN || k === Cls.SNaN || k === Cls.Unsupported) return this.intIndefinite(bits);
-    if (!this.denormal(k === Cls.Denormal)) return false;
     if (!this.roundToInteger(se, hi, lo)) return this.intIndefinite(bits);
     // Magnitude in wH:wL (exact integer), sign in wS.
     const mh = this.wH >>> 0;
@@ -1237,7 +1252,7 @@ export class X87Math {
 
   // ------------------------------------------------------------------ FPREM, FSCALE, constants
 
-  /** Low three bits of the quotient of the last `prem`, and whether it was partial (C2). */
+  /** Low three bits of the quotient of the last `prem` (-1: none), and whether it was partial (C2). */
   q = 0;
   partial = false;
 
@@ -1249,7 +1264,7 @@ export class X87Math {
   prem(aSe: number, aHi: number, aLo: number, bSe: number, bHi: number, bLo: number, nearest: boolean): boolean {
     const ka = classify(aSe, aHi, aLo);
     const kb = classify(bSe, bHi, bLo);
-    this.q = 0;
+    this.q = -1; // no quotient: invalid or NaN
     this.partial = false;
     this.up = 0;
     if (ka === Cls.Unsupported || kb === Cls.Unsupported) return this.invalid();
@@ -1259,6 +1274,7 @@ export class X87Math {
     }
     if (ka === Cls.Inf || kb === Cls.Zero) return this.invalid();
     if (!this.denormal(ka === Cls.Denormal || kb === Cls.Denormal)) return false;
+    this.q = 0;
     if (ka === Cls.Zero || kb === Cls.Inf) {
       this.setResult(aSe, aHi, aLo);
       return true;
@@ -1269,7 +1285,11 @@ export class X87Math {
     const d = this.aE - this.bE;
     let flip = 0;
     if (d < 0) {
-      if (nearest && d === -1 && (this.aH >>> 0 > this.bH >>> 0 || (this.aH === this.bH && this.aL >>> 0 > this.bL >>> 0))) {
+      if (
+        nearest &&
+        d === -1 &&
+        (this.aH >>> 0 > this.bH >>> 0 || (this.aH === this.bH && this.aL >>> 0 > this.bL >>> 0))
+      ) {
         // |a| in (|b|/2, |b|): the nearest quotient is 1 and the remainder is |b| - |a|, negated.
         this.wS = sign;
         this.wE = this.aE;
@@ -1422,8 +1442,8 @@ export class X87Math {
     const saveExc = this.exc;
     this.wS = (se >>> 15) & 1;
     this.wE = se & 0x7fff;
-    this.wH = h;
-    this.wL = l;
+    this.wH = h | 0;
+    this.wL = l | 0;
     this.wX = x | 1; // the constants are irrational: there are more bits below
     this.roundPack(64, F80_EMIN, F80_EMAX, true);
     this.exc = saveExc;
