@@ -13,6 +13,7 @@ import { OpFlag } from "../isa/opcodes.ts";
 import { PageKind, type PhysicalMemory } from "../memory/physical.ts";
 import { AR, CR0, CR4, F, PTE, Tlb, Vec } from "./constants.ts";
 import { execute } from "./exec.ts";
+import { Fpu } from "./fpu.ts";
 import type { CpuTracer } from "./trace-hook.ts";
 import { deliverInterruptPM, loadSegPM } from "./system.ts";
 
@@ -166,6 +167,8 @@ export class Cpu implements CodeReader {
   msrSysenterCs = 0;
   msrSysenterEsp = 0;
   msrSysenterEip = 0;
+  /** The x87 FPU (fpu.ts). */
+  readonly fpu = new Fpu();
 
   constructor(
     readonly mem: PhysicalMemory,
@@ -216,6 +219,7 @@ export class Cpu implements CodeReader {
     this.nmiPending = false;
     this.tscOffset = 0;
     this.msrSysenterCs = this.msrSysenterEsp = this.msrSysenterEip = 0;
+    this.fpu.reset();
     this.updateMode();
     this.flushTlb();
     this.flushBlocks();

@@ -8,8 +8,9 @@
  */
 import { type Insn, Reg, Seg } from "../isa/decode.ts";
 import { AluOp, Op, ShiftOp } from "../isa/ops.ts";
-import { CR0, CR4, F, Vec } from "./constants.ts";
+import { CR4, F, Vec } from "./constants.ts";
 import type { Cpu } from "./cpu.ts";
+import { fpuEsc, fpuWait } from "./fpu.ts";
 import {
   arpl,
   callFar,
@@ -399,41 +400,13 @@ function executeRare(c: Cpu, i: Insn): void {
       if (c.cpl !== 0) c.gp(0);
       return;
     case Op.Wait:
-      if ((c.cr0 & (CR0.MP | CR0.TS)) === (CR0.MP | CR0.TS)) c.raise(Vec.NM, -1);
+      fpuWait(c);
       return;
     case Op.Esc:
-      // No x87 yet (CPUID does not claim one): #NM when CR0.EM or TS asks for emulation; otherwise, as
-      // on a processor without a coprocessor, the memory operand's address is formed and checked
-      // against the segment limit and nothing else happens (what the FPU-less 80286 vectors show).
-      if (c.cr0 & (CR0.EM | CR0.TS)) c.raise(Vec.NM, -1);
-      if (i.mod !== 3) c.segCheck(i.seg, c.ea(i), escOperandBytes(i.opcode & 7, i.reg, i.w), false);
+      fpuEsc(c, i);
       return;
     default:
       c.raise(Vec.UD, -1);
-  }
-}
-
-/**
- * Memory operand size of an x87 escape (D8-DF) by opcode low bits and ModRM.reg (SDM 1 ch.8 and
- * the Appendix A escape maps): 4 = m32, 8 = m64, 2 = m16, 10 = m80, environment 14/28, state 94/108.
- */
-function escOperandBytes(esc: number, reg: number, w: number): number {
-  switch (esc) {
-    case 0:
-    case 2:
-      return 4;
-    case 1:
-      return reg === 4 || reg === 6 ? (w === 4 ? 28 : 14) : reg === 5 || reg === 7 ? 2 : 4;
-    case 3:
-      return reg === 5 || reg === 7 ? 10 : 4;
-    case 4:
-      return 8;
-    case 5:
-      return reg === 4 || reg === 6 ? (w === 4 ? 108 : 94) : reg === 7 ? 2 : 8;
-    case 6:
-      return 2;
-    default:
-      return reg === 4 || reg === 6 ? 10 : reg === 5 || reg === 7 ? 8 : 2;
   }
 }
 
