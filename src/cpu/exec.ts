@@ -1316,8 +1316,8 @@ function bcd(c: Cpu, i: Insn): void {
   }
 }
 
-/** CPUID feature bits we implement (SDM 2A CPUID, table 3-11): PSE, TSC, MSR, CX8, CMOV. */
-export const CPUID_FEATURES = (1 << 3) | (1 << 4) | (1 << 5) | (1 << 8) | (1 << 15);
+/** CPUID feature bits we implement (SDM 2A CPUID, table 3-11): FPU, PSE, TSC, MSR, CX8, CMOV. */
+export const CPUID_FEATURES = (1 << 0) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 8) | (1 << 15);
 
 function cpuid(c: Cpu): void {
   const regs = c.regs;

@@ -340,6 +340,14 @@ export class X87Math {
           e += BIAS_ADJUST;
           this.wE = e;
           tiny = false;
+          if (e < emin) {
+            // Still tiny after the bias adjustment (only FSCALE gets here): a signed zero.
+            this.exc |= Ex.PE;
+            this.zSe = sign << 15;
+            this.zHi = 0;
+            this.zLo = 0;
+            return;
+          }
         }
       }
       if (e < emin) {
@@ -391,6 +399,14 @@ export class X87Math {
       if (reg && (this.masks & Ex.OE) === 0 && e - BIAS_ADJUST <= emax) {
         this.exc |= Ex.OE;
         e -= BIAS_ADJUST;
+      } else if (reg && (this.masks & Ex.OE) === 0) {
+        // Beyond even the bias-adjusted range (only FSCALE gets here): infinity whatever RC says.
+        this.exc |= Ex.OE | Ex.PE;
+        this.zSe = (sign << 15) | 0x7fff;
+        this.zHi = 0x80000000 | 0;
+        this.zLo = 0;
+        this.up = 1;
+        return;
       } else {
         this.exc |= Ex.OE | Ex.PE;
         const r = this.rc;

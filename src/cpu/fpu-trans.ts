@@ -186,6 +186,9 @@ function ddToWork(m: X87Math, hi: number, lo: number, k: number, nudge: number):
   } else m.loadWork();
   if (nudge !== 0) nudgeWork(m, nudge);
   m.roundWork64();
+  // An approximation is never known to be exact: the x87 reports PE even when the value is
+  // representable (F2XM1(1), FYL2X of a power of two), and so do we.
+  m.exc |= Ex.PE;
 }
 
 /** Unpack a double (nonzero) times 2^k into operand a (0) or b (1) of the math object. */
@@ -470,6 +473,23 @@ export function trig(m: X87Math, op: TrigOp, se: number, hi: number, lo: number)
   }
   m.unpack(0, se, hi, lo);
   const E = m.aE - 16383;
+  if (E < -68) {
+    // Below 2^-68 the x87 returns x for sin and tan and 1 for cos, whatever the rounding control
+    // (measured on the host; PE is set, and UE for a denormal x).
+    if (op === TrigOp.Cos) m.setResult(0x3fff, 0x80000000, 0);
+    else if (k === Cls.Denormal && hi < 0)
+      m.setResult(se | 1, hi, lo); // pseudo-denormal: 2^-16382 and up
+    else if (k === Cls.Denormal && (m.masks & Ex.UE) === 0) {
+      // Unmasked underflow: the denormal comes back normalized with the exponent bias-adjusted.
+      m.setResult((s << 15) | (m.aE + 24576), m.aH, m.aL);
+      m.exc |= Ex.UE;
+    } else {
+      m.setResult(se, hi, lo);
+      if (k === Cls.Denormal) m.exc |= Ex.UE;
+    }
+    m.exc |= Ex.PE;
+    return true;
+  }
   if (E < -33) {
     // sin x = x - x^3/6, tan x = x + x^3/3, cos x = 1 - x^2/2: the second term is below half an ulp
     // (and below what a double-double resolves): only its direction counts.

@@ -410,6 +410,7 @@ function domainValue(rng: Rng, d: Domain, which: number): F80 {
         v[2] = (v[2] + rng.int(4096) - 2048) | 0;
         return v;
       }
+      if (rng.chance(0.1)) return ranged(rng, -75, -28);
       return ranged(rng, rng.chance(0.1) ? -400 : -30, rng.chance(0.2) ? 62 : 8);
     case "yl2x":
       if (which === 0) {

@@ -5,7 +5,7 @@
  * exits 1 on any mismatch, 2 when the host cannot run the runner.
  */
 import { Command } from "commander";
-import { runDifferential, summarize } from "./compare.ts";
+import { runDifferential, summarize, ULP_TOL } from "./compare.ts";
 import { allForms, generate } from "./gen.ts";
 import { probeHost } from "./host.ts";
 
@@ -52,7 +52,9 @@ for (const s of res.perForm.values()) {
   if (opts.failingOnly && s.mismatches === 0) continue;
   const status = s.mismatches === 0 ? "pass" : "FAIL";
   console.log(
-    `${status} ${String(s.cases - s.mismatches).padStart(7)} ok ${String(s.mismatches).padStart(6)} bad  ${s.name}`,
+    `${status} ${String(s.cases - s.mismatches).padStart(7)} ok ${String(s.mismatches).padStart(6)} bad  ${s.name}${
+      s.approx > 0 ? `  (${s.approx} within ${ULP_TOL} ulp)` : ""
+    }`,
   );
 }
 if (res.mismatches.length > 0) console.log(`\n${summarize(res.mismatches, toInt(opts.show, "show"))}\n`);
