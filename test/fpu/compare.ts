@@ -11,8 +11,7 @@
  * last place of the 64-bit significand, and ignore C1 (round-up) and PE, which follow from the
  * last bit of an approximation.
  */
-import type { GenCase } from "./gen.ts";
-import { Tol } from "./gen.ts";
+import { type Form, type GenCase, generateCase, Rng, Tol } from "./gen.ts";
 import { FpuEmulator, type FpuResult, type HostInfo, runNative } from "./host.ts";
 
 /** Tolerance of transcendental results, in units in the last place (64-bit significand). */
@@ -150,32 +149,47 @@ export interface FormStats {
 
 export interface DiffResult {
   cases: number;
+  /** The first KEEP_PER_FORM mismatches of each form. */
   mismatches: Mismatch[];
   perForm: Map<string, FormStats>;
 }
 
-export function runDifferential(cases: readonly GenCase[], host: HostInfo): DiffResult {
-  const native = runNative(cases);
+/** Mismatches kept per form for the report (the counts are always complete). */
+const KEEP_PER_FORM = 20;
+/** Cases per runner process; generation, native run and comparison stream through batches of this size. */
+const BATCH = 20000;
+
+/** Run `perForm` cases of every form (generated from `seed`), streaming in batches. */
+export function runDifferential(forms: readonly Form[], seed: number, perForm: number, host: HostInfo): DiffResult {
   const emu = new FpuEmulator(host);
-  const perForm = new Map<string, FormStats>();
+  const perFormStats = new Map<string, FormStats>();
   const mismatches: Mismatch[] = [];
-  for (let k = 0; k < cases.length; k++) {
-    const c = cases[k];
-    const e = emu.run(c);
-    const what = compareOne(c, native[k], e);
-    let s = perForm.get(c.form.name);
-    if (s === undefined) {
-      s = { name: c.form.name, cases: 0, mismatches: 0, approx: 0 };
-      perForm.set(c.form.name, s);
-    }
-    s.cases++;
-    if (what.length === 0 && approxRegs > 0) s.approx++;
-    if (what.length > 0) {
-      s.mismatches++;
-      mismatches.push({ c, what, native: native[k], emu: e });
+  let total = 0;
+  for (const fm of forms) {
+    const rng = new Rng(seed, fm.name);
+    const s: FormStats = { name: fm.name, cases: 0, mismatches: 0, approx: 0 };
+    perFormStats.set(fm.name, s);
+    for (let done = 0; done < perForm; ) {
+      const n = Math.min(BATCH, perForm - done);
+      const cases: GenCase[] = [];
+      for (let k = 0; k < n; k++) cases.push(generateCase(rng, fm));
+      const native = runNative(cases, BATCH);
+      for (let k = 0; k < n; k++) {
+        const c = cases[k];
+        const e = emu.run(c);
+        const what = compareOne(c, native[k], e);
+        s.cases++;
+        if (what.length === 0 && approxRegs > 0) s.approx++;
+        if (what.length > 0) {
+          s.mismatches++;
+          if (s.mismatches <= KEEP_PER_FORM) mismatches.push({ c, what, native: native[k], emu: e });
+        }
+      }
+      done += n;
+      total += n;
     }
   }
-  return { cases: cases.length, mismatches, perForm };
+  return { cases: total, mismatches, perForm: perFormStats };
 }
 
 /** A readable account of one case and how the two sides differ. */

@@ -336,6 +336,13 @@ export function rand80(rng: Rng): F80 {
     const [h, l] = sig(rng, true);
     return [s | (0x7ffe - rng.int(70)), h, l];
   }
+  if (k < 88) {
+    // Powers of two and the edges of the exponent range (products land on the boundaries).
+    const e = rng.pick([1, 2, 3, 16383 - 1, 16383, 16383 + 1, 0x7ffc, 0x7ffd, 0x7ffe, 1 + rng.int(0x7ffe)]);
+    const h = rng.pick([0x80000000, 0xffffffff, 0x80000000]);
+    const l = h === 0x80000000 ? rng.pick([0, 0, 1]) : 0xffffffff;
+    return [s | e, h | 0, l | 0];
+  }
   // Small integers and simple fractions.
   const v = rng.int(2000) - 1000;
   if (v === 0) return [s, 0, 0];
