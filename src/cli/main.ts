@@ -5,6 +5,7 @@
  * a stack trace, and then under a clear "internal error" heading.
  */
 import { Command, CommanderError, InvalidArgumentError } from "commander";
+import { Cpu } from "../cpu/cpu.ts";
 import { UserError } from "../host/files.ts";
 import { captureCommand } from "./capture.ts";
 import { dumpCommand } from "./dump.ts";
@@ -59,7 +60,16 @@ export async function main(argv: string[]): Promise<number> {
     .version("0.1.0")
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith("error:") ? `retrace: ${s.slice(7)}` : s) })
-    .showHelpAfterError(false);
+    .showHelpAfterError(false)
+    // The block compiler's hotness threshold (src/cpu/jit): 0 compiles every block, -1 never.
+    .option("--jit-threshold <n>", "compile blocks to JavaScript after N executions (0: all, -1: never)", (v) => {
+      if (!/^(-1|\d+)$/.test(v)) throw new InvalidArgumentError("--jit-threshold must be -1 or a whole number");
+      return Number(v);
+    })
+    .hook("preAction", (cmd) => {
+      const t = cmd.opts().jitThreshold;
+      if (t !== undefined) Cpu.defaultJitThreshold = t;
+    });
 
   const machineOptions = (cmd: Command): Command =>
     cmd

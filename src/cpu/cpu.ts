@@ -14,6 +14,7 @@ import { PageKind, type PhysicalMemory } from "../memory/physical.ts";
 import { AR, CR0, CR4, F, PTE, Tlb, Vec } from "./constants.ts";
 import { execute } from "./exec.ts";
 import { Fpu } from "./fpu.ts";
+import { type BlockFn, compileBlock } from "./jit/compile.ts";
 import type { CpuTracer } from "./trace-hook.ts";
 import { deliverInterruptPM, loadSegPM } from "./system.ts";
 
@@ -45,6 +46,8 @@ export class Block {
   nextEpoch = -1;
   /** Executions, for the trace/JIT layers. */
   hits = 0;
+  /** The compiled form (src/cpu/jit), once the block ran more than Cpu.jitThreshold times. */
+  fn: BlockFn | null = null;
   constructor(
     readonly phys: number,
     readonly lin: number,
@@ -147,8 +150,8 @@ export class Cpu implements CodeReader {
   /** Bumped on every TLB flush, so chained blocks re-validate their linear->physical mapping. */
   tlbEpoch = 0;
   /** RAM fast-path masks for the current CPL. */
-  private rdMask = Tlb.Valid | Tlb.RFast;
-  private wrMask = Tlb.Valid | Tlb.WFast | Tlb.SupW;
+  rdMask = Tlb.Valid | Tlb.RFast;
+  wrMask = Tlb.Valid | Tlb.WFast | Tlb.SupW;
   a20Mask = -1;
 
   // Decoded-block cache, by physical address, one map per default code size.
@@ -163,6 +166,12 @@ export class Cpu implements CodeReader {
   private decodeLimitCheck = false;
 
   readonly ram: Uint8Array;
+  /** `ram` for 16/32-bit little-endian accesses from compiled blocks. */
+  readonly ramView: DataView;
+  /** Default of `jitThreshold` for new CPUs (tests set 0 to compile every block). */
+  static defaultJitThreshold = 200;
+  /** Blocks executed more than this many times are compiled to JavaScript (src/cpu/jit); -1: never. */
+  jitThreshold = Cpu.defaultJitThreshold;
   private readonly ramPages: number;
   msrSysenterCs = 0;
   msrSysenterEsp = 0;
@@ -175,6 +184,7 @@ export class Cpu implements CodeReader {
     readonly io: PortBus,
   ) {
     this.ram = mem.ram;
+    this.ramView = new DataView(mem.ram.buffer, mem.ram.byteOffset, mem.ram.byteLength);
     this.ramPages = mem.ramBytes >>> 12;
     this.codePages = new Uint16Array(this.ramPages + 1);
     mem.onMapChange = () => this.flushTlb();
@@ -1008,7 +1018,17 @@ export class Cpu implements CodeReader {
   private runBlock(limit: number): void {
     this.curEip = this.eip; // a fetch fault while decoding belongs to this instruction
     const b = this.getBlock();
-    b.hits++;
+    // JIT (src/cpu/jit/compile.ts): a compiled block runs whole, so only when the budget allows;
+    // it declines (false) when its entry guard fails. Partial blocks and cold code are interpreted.
+    if (b.fn !== null) {
+      if (this.icount + b.n <= limit && b.fn(this)) return;
+    } else if (++b.hits > this.jitThreshold && this.jitThreshold >= 0) {
+      b.fn = compileBlock(this, b, b.n);
+      if (this.icount + b.n <= limit && b.fn(this)) return;
+    }
+    // Threshold 0 (tests): the partial block at the end of a slice runs compiled too.
+    if (this.jitThreshold === 0 && this.icount + b.n > limit && compileBlock(this, b, limit - this.icount)(this))
+      return;
     const insns = b.insns;
     let n = b.n;
     if (this.icount + n > limit) n = limit - this.icount;

@@ -1,0 +1,429 @@
+/**
+ * Source generator for compiled blocks: guest registers, lazy flags and
+ * segment state live in JavaScript locals for the whole block (PERFORMANCE.md:
+ * TurboFan then drops dead flag stores) and are written back at the exit, in
+ * the fault handler and around calls into the interpreter's handlers.
+ *
+ * The lazy-flag locals (fres, fcv, ftop, fovr, fbits) are set exactly as the
+ * interpreter's setFlags* would set them, so every flag read afterwards gives
+ * the interpreter's values bit for bit, undefined flags included. What the
+ * generator knows statically (the last writer's ftop/fovr, or the operands of
+ * the last SUB/CMP/ADD/logic op) only makes the reads cheaper.
+ */
+
+const MASK = [0, 255, 65535, 0, -1];
+/** F.CF | F.AF | F.OF: the flags setFlagsResult takes explicitly. */
+const CF_AF_OF = 1 | 16 | 2048;
+
+/** Kinds of the last flag writer the generator can reason about directly. */
+export const enum Sym {
+  None = 0,
+  Sub = 1, // SUB, CMP: a - b
+  Add = 2, // ADD: a + b
+  Logic = 3, // AND, OR, XOR, TEST: CF = OF = 0
+  Res = 4, // INC, DEC, NEG, shifts...: only ZF and SF follow from r
+}
+
+export class Gen {
+  /** Statements of the block body, in order. */
+  readonly body: string[] = [];
+  private temps = 0;
+  /** Bit r: guest register r is held in local `r<r>`. */
+  regsUsed = 0;
+  regsWritten = 0;
+  /** A slow-path write was emitted for the current instruction (it may end the block: blockDirty). */
+  wrote = false;
+  /** Bit s: segment s has locals `s<s>` (base) and `f<s>` (flat, no checks). */
+  segsUsed = 0;
+  /** The lazy-flag locals are loaded / must be written back. */
+  flagsUsed = false;
+  flagsWritten = false;
+  usesCsLimit = false;
+  usesStack = false;
+  usesParity = false;
+  /** Statically known ftop / fovr of the lazy-flag locals (-1: unknown). */
+  kTop = -1;
+  kOvr = -1;
+  /** The last flag writer, when its operands are still in their locals. */
+  sym: Sym = Sym.None;
+  symA = "";
+  symB = "";
+  symR = "";
+  symW = 4;
+
+  constructor(
+    readonly code32: boolean,
+    readonly stack32: boolean,
+  ) {}
+
+  emit(s: string): void {
+    this.body.push(s);
+  }
+
+  tmp(): string {
+    return `t${this.temps++}`;
+  }
+
+  get tempCount(): number {
+    return this.temps;
+  }
+
+  /**
+   * `expr` as a stable name: itself when it is a literal or a temp (temps are assigned once),
+   * else a new temp. Register locals are copied: they may be reassigned before a later use
+   * (the symbolic flags of `sub eax, ebx` must see the old EAX).
+   */
+  val(expr: string): string {
+    if (/^(-?\d+|t\d+)$/.test(expr)) return expr;
+    const t = this.tmp();
+    this.emit(`${t} = ${expr};`);
+    return t;
+  }
+
+  // ------------------------------------------------------------------ registers
+
+  private use(r: number): void {
+    this.regsUsed |= 1 << r;
+  }
+
+  /** Guest register `r` at width `w` (zero-extended), as the interpreter's getReg. */
+  reg(w: number, r: number): string {
+    if (w === 4) {
+      this.use(r);
+      return `r${r}`;
+    }
+    if (w === 2) {
+      this.use(r);
+      return `(r${r} & 65535)`;
+    }
+    if (r < 4) {
+      this.use(r);
+      return `(r${r} & 255)`;
+    }
+    this.use(r - 4);
+    return `((r${r - 4} >>> 8) & 255)`;
+  }
+
+  /** Statement for the interpreter's setReg(w, r, v). */
+  setReg(w: number, r: number, v: string): void {
+    if (w === 4) {
+      this.use(r);
+      this.regsWritten |= 1 << r;
+      this.emit(`r${r} = ${v};`);
+    } else if (w === 2) {
+      this.use(r);
+      this.regsWritten |= 1 << r;
+      this.emit(`r${r} = (r${r} & -65536) | (${v} & 65535);`);
+    } else if (r < 4) {
+      this.use(r);
+      this.regsWritten |= 1 << r;
+      this.emit(`r${r} = (r${r} & -256) | (${v} & 255);`);
+    } else {
+      this.use(r - 4);
+      this.regsWritten |= 1 << (r - 4);
+      this.emit(`r${r - 4} = (r${r - 4} & -65281) | ((${v} & 255) << 8);`);
+    }
+  }
+
+  // ------------------------------------------------------------------ memory
+
+  /** Effective address of a ModRM memory operand (the interpreter's ea()). */
+  ea(disp: number, base: number, index: number, scale: number, a16: boolean): string {
+    let s = String(disp);
+    if (base >= 0) {
+      this.use(base);
+      s += ` + r${base}`;
+    }
+    if (index >= 0) {
+      this.use(index);
+      s += scale === 0 ? ` + r${index}` : ` + (r${index} << ${scale})`;
+    }
+    if (base < 0 && index < 0) return a16 ? String(disp & 0xffff) : String(disp | 0);
+    return a16 ? `((${s}) & 65535)` : `((${s}) | 0)`;
+  }
+
+  /** Linear address of a w-byte access at seg:off (the interpreter's lin()); may fault. */
+  lin(seg: number, off: string, w: number, write: boolean): string {
+    this.segsUsed |= 1 << seg;
+    const o = this.val(off);
+    const t = this.tmp();
+    this.emit(`${t} = f${seg} ? (s${seg} + ${o}) | 0 : c.segCheck(${seg}, ${o}, ${w}, ${write});`);
+    return t;
+  }
+
+  /** Read w bytes at linear `lin` (a name): the TLB fast path inline, readLin* otherwise. */
+  read(w: number, lin: string): string {
+    const v = this.tmp();
+    const fast = `((e = tlb[${lin} >>> 12]) & rdm) === rdm`;
+    const p = `(e & -4096) | (${lin} & 4095)`;
+    if (w === 1) this.emit(`${v} = ${fast} ? ram[${p}] : c.readLin8(${lin});`);
+    else if (w === 2)
+      this.emit(`${v} = (${lin} & 4095) !== 4095 && ${fast} ? dv.getUint16(${p}, true) : c.readLin16(${lin});`);
+    else this.emit(`${v} = (${lin} & 4095) <= 4092 && ${fast} ? dv.getInt32(${p}, true) : c.readLin32(${lin});`);
+    return v;
+  }
+
+  /** Write w bytes at linear `lin`; a slow-path write may invalidate code: `dirty` then ends the block. */
+  write(w: number, lin: string, v: string): void {
+    this.wrote = true;
+    const fast = `((e = tlb[${lin} >>> 12]) & wrm) === wrm`;
+    const p = `(e & -4096) | (${lin} & 4095)`;
+    if (w === 1) this.emit(`if (${fast}) ram[${p}] = ${v}; else { c.writeLin8(${lin}, ${v}); dirty = c.blockDirty; }`);
+    else if (w === 2)
+      this.emit(
+        `if ((${lin} & 4095) !== 4095 && ${fast}) dv.setUint16(${p}, ${v}, true); else { c.writeLin16(${lin}, ${v}); dirty = c.blockDirty; }`,
+      );
+    else
+      this.emit(
+        `if ((${lin} & 4095) <= 4092 && ${fast}) dv.setInt32(${p}, ${v}, true); else { c.writeLin32(${lin}, ${v}); dirty = c.blockDirty; }`,
+      );
+  }
+
+  /**
+   * Read-modify-write: probe `lin` for writing first (no fault after this, as in the
+   * interpreter's rmwLin), then read. Returns [value, physical-address-or-minus-one].
+   */
+  rmwRead(w: number, lin: string): [string, string] {
+    const p = this.tmp();
+    const v = this.tmp();
+    const lim = w === 1 ? "" : w === 2 ? `(${lin} & 4095) !== 4095 && ` : `(${lin} & 4095) <= 4092 && `;
+    this.emit(`${p} = ${lim}((e = tlb[${lin} >>> 12]) & wrm) === wrm ? (e & -4096) | (${lin} & 4095) : -1;`);
+    const get = w === 1 ? `ram[${p}]` : w === 2 ? `dv.getUint16(${p}, true)` : `dv.getInt32(${p}, true)`;
+    this.emit(`if (${p} < 0) c.probeWrite(${lin}, ${w});`);
+    this.emit(`${v} = ${p} >= 0 ? ${get} : c.readLin${w * 8}(${lin});`);
+    return [v, p];
+  }
+
+  rmwWrite(w: number, lin: string, p: string, v: string): void {
+    this.wrote = true;
+    const set =
+      w === 1 ? `ram[${p}] = ${v}` : w === 2 ? `dv.setUint16(${p}, ${v}, true)` : `dv.setInt32(${p}, ${v}, true)`;
+    this.emit(`if (${p} >= 0) ${set}; else { c.writeLin${w * 8}(${lin}, ${v}); dirty = c.blockDirty; }`);
+  }
+
+  // ------------------------------------------------------------------ stack
+
+  /** Offset of the stack top + delta (SS-relative), by the block's stack size. */
+  spOff(delta: number): string {
+    this.usesStack = true;
+    this.use(4);
+    if (this.stack32) return delta === 0 ? "r4" : `((r4 + ${delta}) | 0)`;
+    return `((r4 + ${delta}) & 65535)`;
+  }
+
+  /** Statement: ESP/SP += n (the interpreter's addSp). */
+  addSp(n: number): void {
+    this.usesStack = true;
+    this.use(4);
+    this.regsWritten |= 1 << 4;
+    if (this.stack32) this.emit(`r4 = (r4 + ${n}) | 0;`);
+    else this.emit(`r4 = (r4 & -65536) | ((r4 + ${n}) & 65535);`);
+  }
+
+  /** Push `v` (w = 2 or 4): write below the stack top, then move ESP (it changes only after the write). */
+  push(v: string, w: number): void {
+    const val = this.val(v);
+    const lin = this.lin(2, this.spOff(-w), w, true);
+    this.write(w, lin, val);
+    this.addSp(-w);
+  }
+
+  /** Read the w-byte value at the stack top + delta without popping. */
+  peek(w: number, delta: number): string {
+    const lin = this.lin(2, this.spOff(delta), w, false);
+    return this.read(w, lin);
+  }
+
+  // ------------------------------------------------------------------ flags
+
+  private sext(r: string, top: number): string {
+    if (top === 31) return r;
+    const sh = 31 - top;
+    return `((${r} << ${sh}) >> ${sh})`;
+  }
+
+  private setLazy(fcv: string, r: string, top: number): void {
+    this.flagsUsed = true;
+    this.flagsWritten = true;
+    this.emit(`fcv = ${fcv}; fres = ${this.sext(r, top)}; ftop = ${top}; fovr = 0;`);
+    this.kTop = top;
+    this.kOvr = 0;
+  }
+
+  flagsAdd(a: string, b: string, r: string, w: number, sym: boolean): void {
+    this.setLazy(`(${a} & ${b}) | ((${a} | ${b}) & ~${r})`, r, w * 8 - 1);
+    this.setSym(sym ? Sym.Add : Sym.Res, a, b, r, w);
+  }
+
+  flagsSub(a: string, b: string, r: string, w: number, sym: boolean): void {
+    this.setLazy(`(~${a} & ${b}) | ((~${a} ^ ${b}) & ${r})`, r, w * 8 - 1);
+    this.setSym(sym ? Sym.Sub : Sym.Res, a, b, r, w);
+  }
+
+  flagsLogic(r: string, w: number): void {
+    this.setLazy("0", r, w * 8 - 1);
+    this.setSym(Sym.Logic, "", "", r, w);
+  }
+
+  /** setFlagsResult: SF/ZF/PF from r, CF/OF/AF explicit (`bits`: an expression of F bits). */
+  flagsResult(r: string, w: number, bits: string): void {
+    const top = w * 8 - 1;
+    this.flagsUsed = true;
+    this.flagsWritten = true;
+    this.emit(`fres = ${this.sext(r, top)}; ftop = ${top}; fovr = ${CF_AF_OF}; fbits = ${bits};`);
+    this.kTop = top;
+    this.kOvr = CF_AF_OF;
+    this.setSym(Sym.Res, "", "", r, w);
+  }
+
+  /** INC/DEC keep CF: the interpreter sets the add/sub state, then fovr = CF, fbits = old CF. */
+  flagsIncDec(inc: boolean, a: string, r: string, w: number): void {
+    const cf = this.val(this.cf());
+    this.setLazy(inc ? `(${a} & 1) | ((${a} | 1) & ~${r})` : `(~${a} & 1) | ((~${a} ^ 1) & ${r})`, r, w * 8 - 1);
+    this.emit(`fovr = 1; fbits = ${cf};`);
+    this.kOvr = 1;
+    this.setSym(Sym.Res, "", "", r, w);
+  }
+
+  private setSym(kind: Sym, a: string, b: string, r: string, w: number): void {
+    this.sym = kind;
+    this.symA = a;
+    this.symB = b;
+    this.symR = r;
+    this.symW = w;
+  }
+
+  /** Forget static flag knowledge (after a call into the interpreter). */
+  forgetFlags(): void {
+    this.kTop = -1;
+    this.kOvr = -1;
+    this.sym = Sym.None;
+  }
+
+  private top(): string {
+    return this.kTop >= 0 ? String(this.kTop) : "ftop";
+  }
+
+  /** Is flag bit `f` statically from fbits (1), from the lazy result (0), or unknown (-1)? */
+  private ovr(f: number): number {
+    if (this.kOvr < 0) return -1;
+    return this.kOvr & f ? 1 : 0;
+  }
+
+  private lazyFlag(f: number, fromBits: string, fromLazy: string): string {
+    this.flagsUsed = true;
+    const o = this.ovr(f);
+    if (o === 1) return fromBits;
+    if (o === 0) return fromLazy;
+    return `((fovr & ${f}) !== 0 ? ${fromBits} : ${fromLazy})`;
+  }
+
+  /** CF as 0/1. */
+  cf(): string {
+    const s = this.sym;
+    const w = this.symW;
+    if (s === Sym.Sub)
+      return w === 4 ? `(${this.symA} >>> 0 < ${this.symB} >>> 0 ? 1 : 0)` : `(${this.symA} < ${this.symB} ? 1 : 0)`;
+    if (s === Sym.Add)
+      return w === 4 ? `(${this.symR} >>> 0 < ${this.symA} >>> 0 ? 1 : 0)` : `(${this.symR} < ${this.symA} ? 1 : 0)`;
+    if (s === Sym.Logic) return "0";
+    return this.lazyFlag(1, "(fbits & 1)", `((fcv >>> ${this.top()}) & 1)`);
+  }
+  zf(): string {
+    if (this.sym !== Sym.None) return `(${this.symR} === 0 ? 1 : 0)`;
+    return this.lazyFlag(64, "((fbits >>> 6) & 1)", "(fres === 0 ? 1 : 0)");
+  }
+  sf(): string {
+    if (this.sym !== Sym.None) return `((${this.symR} >>> ${this.symW * 8 - 1}) & 1)`;
+    return this.lazyFlag(128, "((fbits >>> 7) & 1)", "(fres >>> 31)");
+  }
+  of(): string {
+    if (this.sym === Sym.Logic) return "0";
+    const t = this.top();
+    const lazy =
+      this.kTop >= 0
+        ? `(((fcv >>> ${t}) ^ (fcv >>> ${this.kTop - 1})) & 1)`
+        : "(((fcv >>> ftop) ^ (fcv >>> (ftop - 1))) & 1)";
+    return this.lazyFlag(2048, "((fbits >>> 11) & 1)", lazy);
+  }
+  pf(): string {
+    this.usesParity = true;
+    return this.lazyFlag(4, "((fbits >>> 2) & 1)", "PAR[fres & 255]");
+  }
+  af(): string {
+    return this.lazyFlag(16, "((fbits >>> 4) & 1)", "((fcv >>> 3) & 1)");
+  }
+
+  /** The six arithmetic flags as EFLAGS bits (the interpreter's arithFlags()). */
+  arith(): string {
+    return `(${this.cf()} | (${this.pf()} << 2) | (${this.af()} << 4) | (${this.zf()} << 6) | (${this.sf()} << 7) | (${this.of()} << 11))`;
+  }
+
+  /** Condition code cc (SDM 2 Appendix B) as a JavaScript boolean expression (the interpreter's cond()). */
+  cond(cc: number): string {
+    const e = this.condTrue(cc >>> 1);
+    return cc & 1 ? `!${e}` : e;
+  }
+
+  private condTrue(c: number): string {
+    const s = this.sym;
+    const a = this.symA;
+    const b = this.symB;
+    const r = this.symR;
+    const w = this.symW;
+    const sh = 32 - w * 8;
+    if (s === Sym.Sub) {
+      switch (c) {
+        case 1:
+          return w === 4 ? `(${a} >>> 0 < ${b} >>> 0)` : `(${a} < ${b})`;
+        case 2:
+          return `(${r} === 0)`;
+        case 3:
+          return w === 4 ? `(${a} >>> 0 <= ${b} >>> 0)` : `(${a} <= ${b})`;
+        case 6:
+          return w === 4 ? `(${a} < ${b})` : `((${a} << ${sh}) < (${b} << ${sh}))`;
+        case 7:
+          return w === 4 ? `(${a} <= ${b})` : `((${a} << ${sh}) <= (${b} << ${sh}))`;
+      }
+    } else if (s === Sym.Logic) {
+      const neg = w === 4 ? `(${r} < 0)` : `((${r} << ${sh}) < 0)`;
+      switch (c) {
+        case 0:
+        case 1:
+          return "false";
+        case 2:
+        case 3:
+          return `(${r} === 0)`;
+        case 4:
+        case 6:
+          return neg;
+        case 7:
+          return `(${r} === 0 || ${neg})`;
+      }
+    } else if (s !== Sym.None) {
+      const neg = w === 4 ? `(${r} < 0)` : `((${r} << ${sh}) < 0)`;
+      if (c === 2) return `(${r} === 0)`;
+      if (c === 4) return neg;
+    }
+    switch (c) {
+      case 0:
+        return `(${this.of()} !== 0)`;
+      case 1:
+        return `(${this.cf()} !== 0)`;
+      case 2:
+        return `(${this.zf()} !== 0)`;
+      case 3:
+        return `((${this.cf()} | ${this.zf()}) !== 0)`;
+      case 4:
+        return `(${this.sf()} !== 0)`;
+      case 5:
+        return `(${this.pf()} !== 0)`;
+      case 6:
+        return `((${this.sf()} ^ ${this.of()}) !== 0)`;
+      default:
+        return `((${this.zf()} | (${this.sf()} ^ ${this.of()})) !== 0)`;
+    }
+  }
+}
+
+export { MASK };
