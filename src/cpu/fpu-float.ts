@@ -327,11 +327,11 @@ export class X87Math {
     let tiny = false;
     this.up = 0;
     if (e < emin) {
-      // Tininess: for a register result it is detected before rounding; for a store to a memory
-      // format after rounding (the value rounded with an unbounded exponent is below the smallest
-      // normal), as measured on the host (SDM Vol.1 §4.9.1.5 leaves the choice open).
+      // Tininess after rounding (SDM Vol.1 §4.9.1.5): the value rounded to `prec` bits with an
+      // unbounded exponent is below the smallest normal. Only a value just below it can round up
+      // out of the range. (Measured on the host for every precision control and for stores.)
       tiny = true;
-      if (!reg && e === emin - 1) {
+      if (e === emin - 1) {
         const inc = this.roundInc(prec, sign, this.wH, this.wL, this.wX);
         if (inc !== 0 && allOnes(prec, this.wH, this.wL)) tiny = false;
       }

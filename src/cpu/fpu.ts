@@ -360,7 +360,12 @@ export class Fpu {
     }
     const lin = c.lin(seg, off, size, true);
     c.probeWrite(lin, size);
-    for (let k = 0; k < size; k++) c.writeLin8((lin + k) | 0, this.buf[k]);
+    // Dword writes (the sizes 14, 28, 94, 108 end in a word at worst).
+    const dv = this.dv;
+    for (let k = 0; k < size; k += 4) {
+      if (k + 4 <= size) c.writeLin32((lin + k) | 0, dv.getInt32(k, true));
+      else c.writeLin16((lin + k) | 0, dv.getUint16(k, true));
+    }
     if (save) this.init();
     else {
       // FNSTENV masks all exceptions after storing (SDM Vol.2A FSTENV).
@@ -374,7 +379,11 @@ export class Fpu {
     const n = o32 ? 28 : 14;
     const size = restore ? n + 80 : n;
     const lin = c.lin(seg, off, size, false);
-    for (let k = 0; k < size; k++) this.buf[k] = c.readLin8((lin + k) | 0);
+    const dv = this.dv;
+    for (let k = 0; k < size; k += 4) {
+      if (k + 4 <= size) dv.setInt32(k, c.readLin32((lin + k) | 0), true);
+      else dv.setUint16(k, c.readLin16((lin + k) | 0), true);
+    }
     this.envFromBuf(c, o32);
     if (restore) this.regsFromBuf(n);
   }
