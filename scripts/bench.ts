@@ -23,6 +23,13 @@ const argVal = (name: string, dflt: number): number => {
   const i = args.indexOf(name);
   return i >= 0 ? Number(args[i + 1]) : dflt;
 };
+// `--guest linux`: the side-by-side Linux boot benchmark (scripts/bench-linux.ts) instead of the figures below.
+const guestAt = args.indexOf("--guest");
+if (guestAt >= 0 && args[guestAt + 1] === "linux") {
+  const { benchLinux } = await import("./bench-linux.ts");
+  await benchLinux(args);
+  process.exit(0);
+}
 const runs = argVal("--runs", 5);
 const iterations = argVal("--iterations", 60);
 const json = args.includes("--json");
