@@ -1293,7 +1293,8 @@ export class X87Math {
     if (!this.denormal(ka === Cls.Denormal || kb === Cls.Denormal)) return false;
     this.q = 0;
     if (ka === Cls.Zero || kb === Cls.Inf) {
-      this.setResult(aSe, aHi, aLo);
+      // ST(0) unchanged, but a pseudo-denormal comes back in its canonical form (exponent 1).
+      this.setResult(ka === Cls.Denormal && aHi < 0 ? aSe | 1 : aSe, aHi, aLo);
       return true;
     }
     const sign = (aSe >>> 15) & 1;
