@@ -127,6 +127,10 @@ export class Machine implements GuestClock {
     this.cpu.onShutdown = () => this.end("reset");
     this.cpu.timeSource = () => Math.floor(this.nowNs()); // TSC at 1 GHz of guest time
     this.uart.onTransmit = (b) => this.onSerial(b);
+    // FERR# with CR0.NE = 0 (PC/AT compatible x87 error reporting): IRQ 13, held until the guest
+    // writes port 0xF0 ("clear busy") or the FPU drops it.
+    this.cpu.fpu.onFerr = (asserted) => this.pic.setLine(13, asserted);
+    this.ports.register(0xf0, 1, "ferr", 1, () => 0xff, () => this.pic.setLine(13, false));
     if (config.directBoot) {
       this.kernelLayout = loadDirectBoot(this.mem.ram, config.directBoot);
       this.cmos.setConfigByte(0x3f, 0x4b); // 'K': tells retrace's BIOS to enter the loaded kernel
