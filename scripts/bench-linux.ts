@@ -20,8 +20,8 @@
  * whole boot from the guests README (about 2.96e9) as a nominal workload.
  *
  * Options: --rounds N (default 3), --quick (1 round, retrace `run` only), --timeout S (retrace's
- * --timeout, default 1200; the peers get min(S, 300)), --json, --image FILE, --seabios DIR
- * (default /usr/share/seabios), --no-retrace, --no-v86, --no-qemu.
+ * --timeout, default 1200), --peer-timeout S (v86 and QEMU, default 300), --json, --image FILE,
+ * --seabios DIR (default /usr/share/seabios), --no-retrace, --no-v86, --no-qemu.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync, statSync } from "node:fs";
@@ -141,7 +141,7 @@ function watch(cmd: string, argv: string[], o: WatchOptions): Promise<Watched> {
 /** How a child ended, in words, for "not reached" notes. */
 function endedHow(w: Watched): string {
   if (w.spawnError !== null) return `could not start: ${w.spawnError}`;
-  if (w.killed === "timeout") return "killed by the bench's timeout";
+  if (w.killed === "timeout") return `killed by the bench's timeout after ${w.wall.toFixed(0)} s`;
   if (w.signal !== null) return `killed by ${w.signal}`;
   return `exit code ${w.exitCode}`;
 }
@@ -193,18 +193,25 @@ async function retraceGuest(
     wall: w.wall,
     instructions: s?.instructions ?? null,
     ownSeconds: s?.seconds ?? null,
-    stopped: s?.stopped ?? `no summary (${endedHow(w)}): ${lastStderrLine(w.stderr)}`,
+    stopped: s?.stopped ?? withStderr(`no summary (${endedHow(w)})`, w.stderr),
     lastLine: w.lastLine,
   };
   return sample;
 }
 
+/** `what`, followed by the child's last stderr line if it wrote one. */
+function withStderr(what: string, stderr: string): string {
+  const last = lastStderrLine(stderr);
+  return last === "" ? what : `${what}: ${last}`;
+}
+
+/** The last line of a child's stderr, skipping stack frames so that a crash names its error. */
 function lastStderrLine(stderr: string): string {
   const lines = stderr
     .split(/[\r\n]/)
     .map((l) => l.trim())
-    .filter((l) => l !== "");
-  return lines[lines.length - 1] ?? "(no stderr)";
+    .filter((l) => l !== "" && !l.startsWith("at ") && !/^Node\.js v\d/.test(l));
+  return lines[lines.length - 1] ?? "";
 }
 
 interface ToolSample {
@@ -253,7 +260,7 @@ async function retraceExpand(log: string, out: string, instructions: number | nu
       instructions: null,
       ownSeconds: null,
       ok: false,
-      note: `${endedHow(w)}: ${lastStderrLine(w.stderr)}`,
+      note: withStderr(endedHow(w), w.stderr),
     };
   return {
     wall: w.wall,
@@ -406,7 +413,7 @@ function installSeabios(log: (s: string) => void): string | null {
   // Stale package lists (a fresh CI image) make the first attempt fail; refresh them once.
   if (r.status !== 0 && apt("update").status === 0) r = apt("install", "-y", "seabios");
   if (r.status !== 0 || !existsSync(DEFAULT_SEABIOS))
-    return `${DEFAULT_SEABIOS} is missing and \`apt-get install -y seabios\` failed: ${lastStderrLine(r.stderr ?? "")}`;
+    return withStderr(`${DEFAULT_SEABIOS} is missing and \`apt-get install -y seabios\` failed`, r.stderr ?? "");
   return null;
 }
 
@@ -433,7 +440,7 @@ async function v86Guest(setup: V86Setup, timeout: number): Promise<V86Sample> {
     wall: w.wall,
     instructions: null,
     ownSeconds: null,
-    stopped: w.done !== null ? "done marker" : `${endedHow(w)}: ${lastStderrLine(w.stderr)}`,
+    stopped: w.done !== null ? "done marker" : withStderr(endedHow(w), w.stderr.replace(/^v86-instructions .*$/gm, "")),
     lastLine: w.lastLine,
     v86Userspace: counted("userspace"),
     v86Done: counted("done"),
@@ -466,7 +473,7 @@ async function qemuGuest(image: string, timeout: number): Promise<GuestSample> {
     wall: w.wall,
     instructions: null,
     ownSeconds: null,
-    stopped: w.done !== null ? "done marker" : `${endedHow(w)}: ${lastStderrLine(w.stderr)}`,
+    stopped: w.done !== null ? "done marker" : withStderr(endedHow(w), w.stderr),
     lastLine: w.lastLine,
   };
 }
@@ -590,7 +597,7 @@ function parseOptions(args: string[]): Options {
     json: args.includes("--json"),
     rounds: quick ? 1 : Math.floor(positive("--rounds", 3)),
     timeout,
-    peerTimeout: Math.min(timeout, 300),
+    peerTimeout: positive("--peer-timeout", 300),
     image: resolve(value("--image") ?? resolve(root, "../shared/guests/linux.img")),
     seabiosDir: value("--seabios") ?? DEFAULT_SEABIOS,
     retrace,
