@@ -1039,7 +1039,9 @@ export class Cpu implements CodeReader {
       this.eip = (this.eip + i.len) & this.ipMask;
       execute(this, i);
       this.icount++;
-      if (this.blockDirty || this.halted) break;
+      // Stop at instruction granularity, never at block granularity: block shapes depend on where
+      // earlier slices ended, so anything decided at block ends would differ between capture and replay.
+      if (this.blockDirty || this.halted || this.stopRequested || (this.intr && this.irqOpen())) break;
     }
   }
 
@@ -1060,8 +1062,14 @@ export class Cpu implements CodeReader {
       execute(this, i);
       this.icount++;
       t.retire(this, i);
-      if (this.blockDirty || this.halted || this.tracer === null) break;
+      if (this.blockDirty || this.halted || this.tracer === null || this.stopRequested || (this.intr && this.irqOpen()))
+        break;
     }
+  }
+
+  /** An interrupt raised now would be accepted before the next instruction (IF set, no shadow). */
+  irqOpen(): boolean {
+    return (this.eflags & F.IF) !== 0 && this.icount >= this.inhibitUntil;
   }
 
   /** TF set: execute one instruction, then #DB as a trap (SDM 3A §17.3.1.4). */

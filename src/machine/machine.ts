@@ -124,6 +124,11 @@ export class Machine implements GuestClock {
       this.cpu.intr = level;
     };
     this.cpu.ackInterrupt = () => this.pic.acknowledge();
+    // A deadline set by an instruction may fall inside the current slice: end the slice after
+    // that instruction so the deadline fires at its exact instruction count (determinism).
+    this.scheduler.onNewHead = () => {
+      this.cpu.stopRequested = true;
+    };
     this.cpu.onShutdown = () => this.end("reset");
     this.cpu.timeSource = () => Math.floor(this.nowNs()); // TSC at 1 GHz of guest time
     this.uart.onTransmit = (b) => this.onSerial(b);

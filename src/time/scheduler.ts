@@ -37,9 +37,14 @@ export class Scheduler {
       cur = cur.next;
     }
     task.next = cur;
-    if (prev === null) this.head = task;
-    else prev.next = task;
+    if (prev === null) {
+      this.head = task;
+      if (this.onNewHead !== null) this.onNewHead(atNs);
+    } else prev.next = task;
   }
+
+  /** Called when a task becomes the earliest (the machine then ends its current slice). */
+  onNewHead: ((dueNs: number) => void) | null = null;
 
   cancel(task: Task): void {
     if (!task.scheduled) return;
