@@ -135,7 +135,14 @@ export class Machine implements GuestClock {
     // FERR# with CR0.NE = 0 (PC/AT compatible x87 error reporting): IRQ 13, held until the guest
     // writes port 0xF0 ("clear busy") or the FPU drops it.
     this.cpu.fpu.onFerr = (asserted) => this.pic.setLine(13, asserted);
-    this.ports.register(0xf0, 1, "ferr", 1, () => 0xff, () => this.pic.setLine(13, false));
+    this.ports.register(
+      0xf0,
+      1,
+      "ferr",
+      1,
+      () => 0xff,
+      () => this.pic.setLine(13, false),
+    );
     if (config.directBoot) {
       this.kernelLayout = loadDirectBoot(this.mem.ram, config.directBoot);
       this.cmos.setConfigByte(0x3f, 0x4b); // 'K': tells retrace's BIOS to enter the loaded kernel
