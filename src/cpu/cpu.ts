@@ -168,8 +168,13 @@ export class Cpu implements CodeReader {
   readonly ram: Uint8Array;
   /** `ram` for 16/32-bit little-endian accesses from compiled blocks. */
   readonly ramView: DataView;
-  /** Default of `jitThreshold` for new CPUs (tests set 0 to compile every block). */
-  static defaultJitThreshold = 200;
+  /**
+   * Default of `jitThreshold` for new CPUs (tests set 0 to compile every block). Off (-1) until
+   * compiled code stops after the exact instruction that raises an interrupt, requests a stop or
+   * sets an earlier deadline, as the interpreter does (src/cpu/cpu.ts runBlock): stopping at
+   * block ends makes capture and replay diverge. Enable with --jit-threshold N.
+   */
+  static defaultJitThreshold = -1;
   /** Blocks executed more than this many times are compiled to JavaScript (src/cpu/jit); -1: never. */
   jitThreshold = Cpu.defaultJitThreshold;
   private readonly ramPages: number;
