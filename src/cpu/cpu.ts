@@ -44,6 +44,7 @@ export class Block {
   nextLin = -1;
   nextBlock: Block | null = null;
   nextEpoch = -1;
+  nextCpl = -1;
   /** Executions, for the trace/JIT layers. */
   hits = 0;
   /** The compiled form (src/cpu/jit), once the block ran more than Cpu.jitThreshold times. */
@@ -931,16 +932,44 @@ export class Cpu implements CodeReader {
   }
 
   /** Find or decode the block at CS:EIP. May raise (#PF/#GP on fetch). */
+  /** The block executed last: its successor cache chains blocks without a lookup. */
+  private prevBlock: Block | null = null;
+
   private getBlock(): Block {
     const lin = (this.segBase[Seg.CS] + this.eip) | 0;
+    // Chaining: the previous block remembers which block followed it at which linear address. The
+    // link holds while no TLB flush happened (same linear->physical mapping and permissions), the
+    // CPL and code size are unchanged and the successor was not invalidated by a code write.
+    const prev = this.prevBlock;
+    if (prev !== null) {
+      const nb = prev.nextBlock;
+      if (
+        nb !== null &&
+        prev.nextLin === lin &&
+        prev.nextEpoch === this.tlbEpoch &&
+        nb.valid &&
+        nb.code32 === this.code32 &&
+        prev.nextCpl === this.cpl
+      ) {
+        this.prevBlock = nb;
+        return nb;
+      }
+    }
     const e = this.tlb[lin >>> 12];
     let phys: number;
     if ((e & this.rdMask) === this.rdMask) phys = (e & ~0xfff) | (lin & 0xfff);
     else phys = this.translate(lin, false, this.cpl === 3);
     const map = this.code32 ? this.blocks32 : this.blocks16;
-    const b = map.get(phys);
-    if (b !== undefined && b.lin === lin) return b;
-    return this.decodeBlock(lin, phys);
+    let b = map.get(phys);
+    if (b === undefined || b.lin !== lin) b = this.decodeBlock(lin, phys);
+    if (prev !== null) {
+      prev.nextLin = lin;
+      prev.nextBlock = b;
+      prev.nextEpoch = this.tlbEpoch;
+      prev.nextCpl = this.cpl;
+    }
+    this.prevBlock = b;
+    return b;
   }
 
   private decodeBlock(lin: number, phys: number): Block {
