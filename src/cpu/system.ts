@@ -338,6 +338,25 @@ export function retFar(c: Cpu, w: number, imm: number): void {
   // Return to an outer privilege level: the outer SS:ESP follows the parameters.
   const newEsp = c.peek(w, 2 * w + imm);
   const newSs = c.peek(w, 3 * w + imm) & 0xffff;
+  returnToOuter(c, sel, rpl, addr, cLo, cHi, off, newSs, (newEsp + imm) | 0);
+}
+
+/**
+ * The common tail of RET and IRET to an outer privilege level (SDM 2A RET/IRET, "return to outer
+ * privilege level"): check the outer SS, then commit CS:EIP and SS:ESP and null the data segment
+ * registers the outer ring may not use. The CS descriptor (cLo/cHi at `addr`) was checked by the caller.
+ */
+function returnToOuter(
+  c: Cpu,
+  sel: number,
+  rpl: number,
+  addr: number,
+  cLo: number,
+  cHi: number,
+  off: number,
+  newSs: number,
+  newEsp: number,
+): void {
   if ((newSs & 0xfffc) === 0) c.gp(0);
   const saddr = readDesc(c, newSs, Vec.GP);
   const sar = descAr(dHi);
@@ -356,7 +375,7 @@ export function retFar(c: Cpu, w: number, imm: number): void {
   dHi = sHi;
   setAccessed(c, saddr);
   c.setSegCache(Seg.SS, newSs, descBase(sLo, sHi), descLimit(sLo, sHi), descAr(sHi));
-  c.regs[Reg.ESP] = c.stack32 ? (newEsp + imm) | 0 : (c.regs[Reg.ESP] & ~0xffff) | ((newEsp + imm) & 0xffff);
+  c.regs[Reg.ESP] = c.stack32 ? newEsp : (c.regs[Reg.ESP] & ~0xffff) | (newEsp & 0xffff);
   c.eip = off;
   nullInvalidSegs(c);
 }
@@ -422,28 +441,8 @@ export function iret(c: Cpu, w: number): void {
   }
   const newEsp = c.peek(w, 3 * w);
   const newSs = c.peek(w, 4 * w) & 0xffff;
-  if ((newSs & 0xfffc) === 0) c.gp(0);
-  const saddr = readDesc(c, newSs, Vec.GP);
-  const sar = descAr(dHi);
-  if ((newSs & 3) !== rpl || dplOf(sar) !== rpl || (sar & (AR.S | AR.Code | AR.RW)) !== (AR.S | AR.RW)) {
-    c.gp(newSs & 0xfffc);
-  }
-  if ((sar & AR.P) === 0) c.raise(Vec.SS, newSs & 0xfffc);
-  const sLo = dLo;
-  const sHi = dHi;
-  if (off >>> 0 > descLimit(cLo, cHi) >>> 0) c.gp(0);
-  dLo = cLo;
-  dHi = cHi;
-  setAccessed(c, addr);
-  loadCs(c, sel, rpl);
-  dLo = sLo;
-  dHi = sHi;
-  setAccessed(c, saddr);
-  c.setSegCache(Seg.SS, newSs, descBase(sLo, sHi), descLimit(sLo, sHi), descAr(sHi));
-  c.regs[Reg.ESP] = c.stack32 ? newEsp : (c.regs[Reg.ESP] & ~0xffff) | (newEsp & 0xffff);
-  c.eip = off;
+  returnToOuter(c, sel, rpl, addr, cLo, cHi, off, newSs, newEsp);
   c.setEflags(newFlags);
-  nullInvalidSegs(c);
 }
 
 /** EFLAGS image IRET may load at privilege `cpl` (IOPL only at CPL 0, IF only when CPL <= IOPL). */
