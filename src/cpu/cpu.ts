@@ -14,7 +14,7 @@ import { PageKind, type PhysicalMemory } from "../memory/physical.ts";
 import { AR, CR0, CR4, F, PTE, Tlb, Vec } from "./constants.ts";
 import { execute } from "./exec.ts";
 import { Fpu } from "./fpu.ts";
-import { type BlockFn, compileBlock } from "./jit/compile.ts";
+import { compilePartial, compileRegion, type Region } from "./jit/compile.ts";
 import type { CpuTracer } from "./trace-hook.ts";
 import { deliverInterruptPM, loadSegPM } from "./system.ts";
 
@@ -47,8 +47,8 @@ export class Block {
   nextCpl = -1;
   /** Executions, for the trace/JIT layers. */
   hits = 0;
-  /** The compiled form (src/cpu/jit), once the block ran more than Cpu.jitThreshold times. */
-  fn: BlockFn | null = null;
+  /** The compiled region (src/cpu/jit) holding this block, once it ran more than Cpu.jitThreshold times. */
+  region: Region | null = null;
   constructor(
     readonly phys: number,
     readonly lin: number,
@@ -887,10 +887,20 @@ export class Cpu implements CodeReader {
   }
 
   flushBlocks(): void {
+    for (const map of [this.blocks16, this.blocks32])
+      for (const b of map.values()) {
+        b.valid = false;
+        if (b.region !== null) b.region.valid = false;
+      }
     this.blocks16.clear();
     this.blocks32.clear();
     this.pageBlocks.clear();
     this.codePages.fill(0);
+  }
+
+  /** Decoded blocks registered on a RAM page (src/cpu/jit groups them into regions). */
+  blocksOnPage(page: number): readonly Block[] {
+    return this.pageBlocks.get(page) ?? [];
   }
 
   /** A write hit a page holding decoded code: drop its blocks (self-modifying code). */
@@ -901,6 +911,7 @@ export class Cpu implements CodeReader {
         const b = list[k];
         if (!b.valid) continue;
         b.valid = false;
+        if (b.region !== null) b.region.valid = false; // compiled code from this page is stale
         (b.code32 ? this.blocks32 : this.blocks16).delete(b.phys);
         const other = b.page0 === page ? b.page1 : b.page0;
         if (other !== page && other >= 0 && other < this.ramPages && this.codePages[other] > 0) this.codePages[other]--;
@@ -1052,17 +1063,21 @@ export class Cpu implements CodeReader {
   private runBlock(limit: number): void {
     this.curEip = this.eip; // a fetch fault while decoding belongs to this instruction
     const b = this.getBlock();
-    // JIT (src/cpu/jit/compile.ts): a compiled block runs whole, so only when the budget allows;
-    // it declines (false) when its entry guard fails. Partial blocks and cold code are interpreted.
-    if (b.fn !== null) {
-      if (this.icount + b.n <= limit && b.fn(this)) return;
-    } else if (++b.hits > this.jitThreshold && this.jitThreshold >= 0) {
-      b.fn = compileBlock(this, b, b.n);
-      if (this.icount + b.n <= limit && b.fn(this)) return;
+    // JIT (src/cpu/jit/compile.ts): a compiled region runs whole blocks from here while the budget
+    // allows, stopping after any instruction where the loop below would stop; it declines (false)
+    // when its entry guard fails. With an interrupt line already raised (masked, or in an STI/MOV SS
+    // shadow) the loop below checks it after every instruction: interpret. Partial blocks and cold
+    // code are interpreted too (at threshold 0, for tests, partial blocks are compiled as well).
+    let r = b.region;
+    if (r !== null && !r.valid) b.region = r = null;
+    if (r === null && ++b.hits > this.jitThreshold && this.jitThreshold >= 0)
+      r = compileRegion(this, b, this.jitThreshold);
+    if (r !== null && !this.intr) {
+      if (this.icount + b.n <= limit) {
+        if (r.fn(this, limit)) return;
+        if (++r.misses > 16) b.region = null; // compiled for another CS base or segment state: recompile
+      } else if (this.jitThreshold === 0 && compilePartial(this, b, limit - this.icount).fn(this, limit)) return;
     }
-    // Threshold 0 (tests): the partial block at the end of a slice runs compiled too.
-    if (this.jitThreshold === 0 && this.icount + b.n > limit && compileBlock(this, b, limit - this.icount)(this))
-      return;
     const insns = b.insns;
     let n = b.n;
     if (this.icount + n > limit) n = limit - this.icount;

@@ -1,33 +1,41 @@
 /**
- * The block compiler: a hot decoded Block becomes one JavaScript function
- * (`new Function`) that runs all of its instructions with guest state in
- * locals (gen.ts). Common forms (ALU, MOV, LEA, PUSH/POP, Jcc, CALL/RET, INC/DEC,
- * TEST, shifts, MOVZX/MOVSX, SETcc/CMOVcc...) are specialised by operand width,
- * register/memory form and immediate; everything else calls the interpreter's
- * `execute` with the state written back before and reloaded after.
+ * The block compiler: hot decoded blocks become JavaScript (`new Function`), grouped into
+ * regions. A region holds the hot blocks of a 16 KiB window of linear code (same code size
+ * and CS base) in one function: a loop dispatches on EIP to the blocks, so guest registers,
+ * lazy flags and segment state stay in locals (gen.ts) while control stays in the window.
+ * Instructions are specialised by emit.ts; the rest calls the interpreter.
  *
- * Contract with the run loop (cpu.ts runBlock), so that a compiled block is
- * indistinguishable from the interpreter:
- * - it runs only when the whole block fits the remaining budget, and returns
- *   false without doing anything when its entry guard fails (then the
- *   interpreter runs the block);
- * - it stops after exactly the instruction at which the interpreter stops:
- *   a write that invalidated code (blockDirty), HLT (halted), a branch;
- * - a fault leaves registers, flags, icount and curEip as the interpreter
- *   leaves them (every instruction commits its registers after its last
- *   possible fault; the catch writes the locals back and sets icount/curEip);
- * - flags are the interpreter's, bit for bit (gen.ts).
+ * Contract with the run loop (cpu.ts runBlock), so that compiled code is indistinguishable
+ * from the interpreter, bit for bit and instruction count for instruction count:
+ * - a region runs whole blocks only: it leaves before a block the remaining budget does not
+ *   cover (the interpreter then runs that partial block);
+ * - it stops after exactly the instruction after which the interpreter's block loop stops:
+ *   a write that invalidated code, HLT, a stop request or a raised interrupt line (checked after
+ *   every call that may run device code: interpreter fallbacks and slow-path memory accesses);
+ *   the run loop does not enter it while an interrupt line is already raised;
+ * - a fault leaves registers, flags, icount and curEip as the interpreter leaves them;
+ * - it returns false, having done nothing, when its entry guard fails (CS base, stack size,
+ *   alignment checking, the segments it assumes flat);
+ * - a write to any page it was compiled from invalidates it (Region.valid, cleared by the CPU).
  */
 import type { Insn } from "../../isa/decode.ts";
-import { AluOp, Op, ShiftOp } from "../../isa/ops.ts";
 import type { Block, Cpu } from "../cpu.ts";
 import { execute } from "../exec.ts";
-import { Gen, MASK } from "./gen.ts";
+import { emitInsn } from "./emit.ts";
+import { Gen } from "./gen.ts";
 
-/** A compiled block: returns false (having done nothing) when its entry guard fails. */
-export type BlockFn = (c: Cpu) => boolean;
+/** Runs the region from c.eip; `limit` is the absolute icount the run must not pass. */
+export type RegionFn = (c: Cpu, limit: number) => boolean;
 
-type Factory = (insns: readonly Insn[], rt: Runtime) => BlockFn;
+/** A compiled region; `valid` is cleared when a page it was compiled from is written or flushed. */
+export class Region {
+  valid = true;
+  /** Entry guard failures: past a few, the entry block is recompiled for the current state. */
+  misses = 0;
+  constructor(readonly fn: RegionFn) {}
+}
+
+type Factory = (fallbacks: readonly Insn[], rt: Runtime) => RegionFn;
 
 interface Runtime {
   execute: (c: Cpu, i: Insn) => void;
@@ -44,100 +52,144 @@ for (let i = 0; i < 256; i++) {
 }
 const RT: Runtime = { execute, parity: PARITY };
 
-/** Compiled factories by source text: identical blocks (same bytes, same address) compile once. */
+/** Compiled factories by source text: identical regions (same bytes, same addresses) compile once. */
 const factories = new Map<string, Factory>();
 const MAX_FACTORIES = 20000;
+/** Linear window of a region: 4 pages. */
+const WINDOW_SHIFT = 14;
+/**
+ * Region size limits. V8 never optimises a function above 60 KiB of bytecode (PERFORMANCE.md);
+ * generated code measures about 0.55 bytes of bytecode per source character, so regions stay
+ * below MAX_REGION_SOURCE characters (the coldest blocks are left out until they fit).
+ */
+const MAX_REGION_INSNS = 600;
+const MAX_REGION_SOURCE = 90_000;
 
 /** Statistics for tests and the bench. */
-export const jitStats = { compiled: 0, cacheHits: 0 };
+export const jitStats = { compiled: 0, cacheHits: 0, regions: 0 };
 
-/** Ops the interpreter handles that leave segment, CPL and paging state alone (no reload after them). */
-const PURE_FALLBACK = new Set<number>([
-  Op.MulE,
-  Op.ImulGE,
-  Op.ImulGEI,
-  Op.NotE,
-  Op.NegE,
-  Op.ShiftE,
-  Op.Shld,
-  Op.Shrd,
-  Op.BtEG,
-  Op.BtEI,
-  Op.Bsf,
-  Op.Bsr,
-  Op.Movs,
-  Op.Cmps,
-  Op.Stos,
-  Op.Lods,
-  Op.Scas,
-  Op.Xadd,
-  Op.Cmpxchg,
-  Op.Cmpxchg8b,
-  Op.Bswap,
-  Op.Cbw,
-  Op.Cwd,
-  Op.Lahf,
-  Op.Sahf,
-  Op.Setcc,
-  Op.Cmovcc,
-  Op.XchgEG,
-  Op.PopE,
-  Op.PushSeg,
-  Op.Pusha,
-  Op.Popa,
-  Op.Enter,
-  Op.Leave,
-  Op.Xlat,
-  Op.Daa,
-  Op.Das,
-  Op.Aaa,
-  Op.Aas,
-  Op.Aam,
-  Op.Aad,
-  Op.Salc,
-  Op.Cpuid,
-  Op.Rdtsc,
-  Op.Nop,
-  Op.Esc,
-  Op.Wait,
-]);
+/** One block of a region: its instructions (the first `count` of them) and its EIP. */
+export interface RegionBlock {
+  block: Block;
+  count: number;
+  eip: number;
+}
 
-/**
- * Compile the first `count` instructions of `b` (all of them but at the end of a run
- * slice) for `c`'s current EIP and stack size (both checked by the entry guard).
- */
-export function compileBlock(c: Cpu, b: Block, count: number): BlockFn {
-  const src = generate(c, b, count);
+function build(src: string, fallbacks: Insn[]): RegionFn {
   let f = factories.get(src);
   if (f === undefined) {
     if (factories.size >= MAX_FACTORIES) factories.clear();
-    f = new Function("I", "RT", src) as Factory;
+    f = new Function("FB", "RT", src) as Factory;
     factories.set(src, f);
     jitStats.compiled++;
   } else jitStats.cacheHits++;
-  return f(b.insns, RT);
+  return f(fallbacks, RT);
 }
 
-/** The factory source for block `b` (exported for tests). */
-export function generate(c: Cpu, b: Block, count: number): string {
-  const g = new Gen(b.code32, c.stack32);
-  const ipMask = b.code32 ? -1 : 0xffff;
-  const eip0 = c.eip;
-  const n = count;
-  const eips: number[] = [];
-  let eip = eip0;
-  for (let k = 0; k < n; k++) {
-    eips.push(eip);
-    eip = (eip + b.insns[k].len) & ipMask;
+/** Flat segments at compile time: base 0, limit 4 GiB, read/write data, protected mode (the interpreter's lin() fast path). */
+function flatSegments(c: Cpu): number {
+  if ((c.cr0 & 1) === 0) return 0;
+  let m = 0;
+  for (let s = 0; s < 6; s++)
+    if (c.segLimit[s] === -1 && (c.segAr[s] & 14) === 2 && c.segBase[s] === 0 && s !== 1) m |= 1 << s;
+  return m;
+}
+
+/**
+ * Compile the region of hot block `b`: the blocks of its 16 KiB linear window that ran more
+ * than `threshold` times, with b's code size, for the current CS base. Sets `region` on every
+ * block compiled in and returns the region.
+ */
+export function compileRegion(c: Cpu, b: Block, threshold: number): Region {
+  const csBase = c.segBase[1];
+  const members: Block[] = [b];
+  const lins = new Set<number>([b.lin]);
+  const others: Block[] = [];
+  const win = b.lin >>> WINDOW_SHIFT;
+  for (let lp = win << (WINDOW_SHIFT - 12); lp < (win + 1) << (WINDOW_SHIFT - 12); lp++) {
+    let phys: number;
+    if (lp === b.lin >>> 12) phys = b.page0;
+    else {
+      const e = c.tlb[lp];
+      if ((e & 1) === 0) continue;
+      phys = e >>> 12;
+    }
+    for (const x of c.blocksOnPage(phys))
+      if (x !== b && x.valid && x.code32 === b.code32 && x.lin >>> 12 === lp && x.hits > threshold) others.push(x);
   }
-  eips.push(eip);
-  for (let k = 0; k < n; k++) {
-    const i = b.insns[k];
-    g.emit(`// ${k}: op ${i.op}.${i.sub} w${i.w} mod${i.mod}`);
-    g.emit(`k = ${k};`);
-    emitInsn(g, i, k, eips[k], eips[k + 1], k === n - 1, n);
+  // The hottest first, up to a size V8 still optimises; one block per EIP (a second one is stale).
+  others.sort((x, y) => y.hits - x.hits);
+  let insns = b.n;
+  for (const x of others) {
+    if (insns + x.n > MAX_REGION_INSNS || lins.has(x.lin)) continue;
+    lins.add(x.lin);
+    insns += x.n;
+    members.push(x);
   }
-  return assemble(g, b, n, eip0, eips);
+  let parts = members.map((x) => ({ block: x, count: x.n, eip: (x.lin - csBase) | 0 }));
+  let fallbacks: Insn[] = [];
+  let src = generate(c, parts, fallbacks);
+  while (src.length > MAX_REGION_SOURCE && parts.length > 1) {
+    parts = parts.slice(0, Math.max(1, Math.floor((parts.length * 3) / 4)));
+    fallbacks = [];
+    src = generate(c, parts, fallbacks);
+  }
+  const region = new Region(build(src, fallbacks));
+  jitStats.regions++;
+  for (const p of parts) p.block.region = region;
+  return region;
+}
+
+/** A one-off region of the first `count` instructions of `b` (threshold 0: the end of a run slice). */
+export function compilePartial(c: Cpu, b: Block, count: number): Region {
+  const fallbacks: Insn[] = [];
+  return new Region(build(generate(c, [{ block: b, count, eip: c.eip }], fallbacks), fallbacks));
+}
+
+/** The factory source of a region (exported for tests). `fallbacks` receives the interpreted instructions. */
+export function generate(c: Cpu, parts: readonly RegionBlock[], fallbacks: Insn[]): string {
+  const first = parts[0];
+  const code32 = first.block.code32;
+  const csBase = (first.block.lin - first.eip) | 0;
+  const g = new Gen(code32, c.stack32, flatSegments(c));
+  const ipMask = code32 ? -1 : 0xffff;
+  const winLin = (first.block.lin >>> WINDOW_SHIFT) << WINDOW_SHIFT;
+  const multiPage = parts.some((p) => p.block.lin >>> 12 !== first.block.lin >>> 12);
+  let slotsSize = 0;
+  const slots: string[] = [];
+  for (let j = 0; j < parts.length; j++) {
+    const { block, count, eip: eip0 } = parts[j];
+    g.beginBlock();
+    g.emit(`case ${j + 1}: {`);
+    g.emit(`if (ic + ${count} > limit) break loop;`);
+    if (multiPage) {
+      // Entering another page of the window: its linear->physical mapping must still be the one compiled.
+      const lp = block.lin >>> 12;
+      g.emit(
+        `if (pg !== ${lp}) { e = tlb[${lp}]; if ((e & rdm) !== rdm || (e & -4096) !== ${block.page0 << 12}) break loop; pg = ${lp}; }`,
+      );
+    }
+    let eip = eip0;
+    let ended = false;
+    for (let k = 0; k < count; k++) {
+      const i = block.insns[k];
+      const next = (eip + i.len) & ipMask;
+      g.emit(`// ${k}: op ${i.op}.${i.sub} w${i.w} mod${i.mod}`);
+      ended = emitInsn(g, i, k, eip, next, k === count - 1, count);
+      eip = next;
+    }
+    if (!ended) g.emit(`ic += ${count}; eip = ${eip};`);
+    // An interpreter call may have loaded a segment register the region assumes flat.
+    if (g.recheckFlat) g.emit("if (!(@FLATOK@)) break loop;");
+    g.emit("continue loop;");
+    g.emit("}");
+    g.endBlock();
+    const off = (block.lin - winLin) >>> 0;
+    slots.push(`S[${off}] = ${j + 1};`);
+    if (off + 1 > slotsSize) slotsSize = off + 1;
+  }
+  for (const x of g.fallbacks) fallbacks.push(x as Insn);
+  return assemble(g, first, csBase, winLin, slotsSize, slots, multiPage);
 }
 
 function bitsOf(mask: number): number[] {
@@ -146,7 +198,15 @@ function bitsOf(mask: number): number[] {
   return out;
 }
 
-function assemble(g: Gen, b: Block, n: number, eip0: number, eips: number[]): string {
+function assemble(
+  g: Gen,
+  first: RegionBlock,
+  csBase: number,
+  winLin: number,
+  slotsSize: number,
+  slots: string[],
+  multiPage: boolean,
+): string {
   const used = bitsOf(g.regsUsed);
   const written = bitsOf(g.regsWritten);
   const segs = bitsOf(g.segsUsed);
@@ -160,483 +220,60 @@ function assemble(g: Gen, b: Block, n: number, eip0: number, eips: number[]): st
   const regStore = written.map((r) => `regs[${r}] = r${r};`).join(" ");
   const flagLoad = flags ? "fres = c.fres; fcv = c.fcv; ftop = c.ftop; fovr = c.fovr; fbits = c.fbits;" : "";
   const flagStore = g.flagsWritten ? "c.fres = fres; c.fcv = fcv; c.ftop = ftop; c.fovr = fovr; c.fbits = fbits;" : "";
-  const decls: string[] = ["e = 0", "k = 0", `n = ${n}`, `neip = ${eips[n]}`, "dirty = false", "rdm = 0", "wrm = 0"];
-  decls.push("pe = false", "csl = 0", "fres = 0", "fcv = 0", "ftop = 31", "fovr = 0", "fbits = 0");
+  const flatOk = bitsOf(g.flatUsed)
+    .map((s) => `c.segBase[${s}] === 0 && c.segLimit[${s}] === -1 && (c.segAr[${s}] & 14) === 2`)
+    .concat(g.flatUsed !== 0 ? ["(c.cr0 & 1) !== 0"] : [])
+    .join(" && ");
+  const decls: string[] = ["e = 0", "k = 0", "ke = 0", "dirty = false", "rdm = 0", "wrm = 0", "pe = false", "csl = 0"];
+  decls.push("fres = 0", "fcv = 0", "ftop = 31", "fovr = 0", "fbits = 0");
+  if (multiPage) decls.push(`pg = (eip + ${csBase}) >>> 12`);
   for (const r of used) decls.push(`r${r} = 0`);
   for (const s of segs) decls.push(`s${s} = 0`, `f${s} = false`);
-  for (let t = 0; t < g.tempCount; t++) decls.push(`t${t} = 0`);
+  for (let t = 0; t < g.maxTemps; t++) decls.push(`t${t} = 0`);
   const body = g.body
-    .join("\n      ")
+    .join("\n        ")
     .replaceAll("@SYNC@", `${regStore} ${flagStore}`)
     .replaceAll("@RELOAD@", `${regLoad} ${flagLoad}`)
-    .replaceAll("@MODE@", modeLoad);
-  const guard = [`c.eip !== ${eip0}`, "c.alignCheck"];
+    .replaceAll("@MODE@", modeLoad)
+    .replaceAll("@FLATOK@", flatOk === "" ? "true" : flatOk);
+  const guard = [`c.segBase[1] !== ${csBase}`, "c.alignCheck"];
   if (g.usesStack) guard.push(`c.stack32 !== ${g.stack32}`);
+  if (flatOk !== "") guard.push(`!(${flatOk})`);
+  const winEip = (winLin - csBase) | 0;
   return `"use strict";
-const X = RT.execute, PAR = RT.parity, EIPS = [${eips.join(", ")}];
-return function block_${(b.lin >>> 0).toString(16)}(c) {
+const X = RT.execute, PAR = RT.parity, S = new ${slots.length < 255 ? "Uint8Array" : "Uint16Array"}(${slotsSize});
+${slots.join(" ")}
+return function region_${(first.block.lin >>> 0).toString(16)}(c, limit) {
   if (${guard.join(" || ")}) return false;
-  const regs = c.regs, tlb = c.tlb, ram = c.ram, dv = c.ramView, ic = c.icount;
-  let ${decls.join(", ")};
+  const regs = c.regs, tlb = c.tlb, ram = c.ram, dv = c.ramView;
+  let ic = c.icount, eip = c.eip, ${decls.join(", ")};
   ${modeLoad}
   ${regLoad}
   ${flagLoad}
   c.blockDirty = false;
   try {
-    body: {
-      ${body}
+    loop: for (;;) {
+      const d = (eip - ${winEip}) >>> 0;
+      if (d >= ${slotsSize}) break;
+      switch (S[d]) {
+        ${body}
+        default:
+          break loop;
+      }
     }
   } catch (x) {
     if (k >= 0) {
       ${regStore}
       ${flagStore}
       c.icount = ic + k;
-      c.curEip = EIPS[k];
+      c.curEip = ke;
     }
     throw x;
   }
   ${regStore}
   ${flagStore}
-  c.icount = ic + n;
-  c.eip = neip;
+  c.icount = ic;
+  c.eip = eip;
   return true;
 };`;
-}
-
-/**
- * Emit instruction `i` (index k, at `eip`, next instruction at `next`). Returns true when the
- * emitted code already sets n/neip for the block's end (branches).
- */
-function emitInsn(g: Gen, i: Insn, k: number, eip: number, next: number, last: boolean, n: number): boolean {
-  const w = i.w;
-  const mem = i.mod !== 3;
-  g.wrote = false;
-  switch (i.op) {
-    case Op.AluEG:
-    case Op.AluGE:
-    case Op.AluEI: {
-      const cmp = i.sub === AluOp.Cmp;
-      if (i.op === Op.AluGE) {
-        const b = g.val(readE(g, i, w));
-        const a = g.val(g.reg(w, i.reg));
-        const r = alu(g, i.sub, a, b, w);
-        if (!cmp) g.setReg(w, i.reg, r);
-        break;
-      }
-      const b = i.op === Op.AluEI ? String(i.imm & MASK[w]) : "";
-      if (!mem) {
-        const a = g.val(g.reg(w, i.rm));
-        const r = alu(g, i.sub, a, i.op === Op.AluEI ? b : g.val(g.reg(w, i.reg)), w);
-        if (!cmp) g.setReg(w, i.rm, r);
-        break;
-      }
-      const lin = g.lin(i.seg, eaOf(g, i), w, !cmp);
-      if (cmp) {
-        const a = g.read(w, lin);
-        alu(g, i.sub, a, i.op === Op.AluEI ? b : g.val(g.reg(w, i.reg)), w);
-        break;
-      }
-      const [a, p] = g.rmwRead(w, lin);
-      const r = alu(g, i.sub, a, i.op === Op.AluEI ? b : g.val(g.reg(w, i.reg)), w);
-      g.rmwWrite(w, lin, p, r);
-      break;
-    }
-    case Op.TestEG:
-    case Op.TestEI: {
-      const a = g.val(readE(g, i, w));
-      const b = i.op === Op.TestEI ? String(i.imm) : g.val(g.reg(w, i.reg));
-      const r = g.tmp();
-      g.emit(`${r} = ${a} & ${b};`);
-      g.flagsLogic(r, w);
-      break;
-    }
-    case Op.MovEG:
-      writeE(g, i, w, g.val(g.reg(w, i.reg)));
-      break;
-    case Op.MovGE:
-      g.setReg(w, i.reg, readE(g, i, w));
-      break;
-    case Op.MovEI:
-      writeE(g, i, w, String(i.imm));
-      break;
-    case Op.Lea:
-      if (!mem) return fallback(g, i, k, eip, next, last, n);
-      g.setReg(w, i.reg, eaOf(g, i));
-      break;
-    case Op.Movzx:
-      g.setReg(w, i.reg, readE(g, i, i.sub));
-      break;
-    case Op.Movsx: {
-      const v = readE(g, i, i.sub);
-      g.setReg(w, i.reg, i.sub === 1 ? `((${v} << 24) >> 24)` : `((${v} << 16) >> 16)`);
-      break;
-    }
-    case Op.IncE:
-    case Op.DecE: {
-      const inc = i.op === Op.IncE;
-      const mask = MASK[w];
-      if (!mem) {
-        const a = g.val(g.reg(w, i.rm));
-        const r = g.tmp();
-        g.emit(`${r} = (${a} ${inc ? "+" : "-"} 1) & ${mask};`);
-        g.flagsIncDec(inc, a, r, w);
-        g.setReg(w, i.rm, r);
-        break;
-      }
-      const lin = g.lin(i.seg, eaOf(g, i), w, true);
-      const [a, p] = g.rmwRead(w, lin);
-      const r = g.tmp();
-      g.emit(`${r} = (${a} ${inc ? "+" : "-"} 1) & ${mask};`);
-      g.flagsIncDec(inc, a, r, w);
-      g.rmwWrite(w, lin, p, r);
-      break;
-    }
-    case Op.NotE:
-    case Op.NegE: {
-      const mask = MASK[w];
-      const neg = i.op === Op.NegE;
-      let a: string;
-      let lin = "";
-      let p = "";
-      if (mem) {
-        lin = g.lin(i.seg, eaOf(g, i), w, true);
-        [a, p] = g.rmwRead(w, lin);
-      } else a = g.val(g.reg(w, i.rm));
-      const r = g.tmp();
-      if (neg) {
-        g.emit(`${r} = (0 - ${a}) & ${mask};`);
-        g.flagsSub("0", a, r, w, false);
-      } else g.emit(`${r} = ~${a} & ${mask};`);
-      if (mem) g.rmwWrite(w, lin, p, r);
-      else g.setReg(w, i.rm, r);
-      break;
-    }
-    case Op.XchgEG: {
-      if (!mem) {
-        const a = g.val(g.reg(w, i.rm));
-        g.setReg(w, i.rm, g.val(g.reg(w, i.reg)));
-        g.setReg(w, i.reg, a);
-        break;
-      }
-      const lin = g.lin(i.seg, eaOf(g, i), w, true);
-      const [a, p] = g.rmwRead(w, lin);
-      g.rmwWrite(w, lin, p, g.val(g.reg(w, i.reg)));
-      g.setReg(w, i.reg, a);
-      break;
-    }
-    case Op.PushE:
-      g.push(readE(g, i, w), w);
-      break;
-    case Op.PushI:
-      g.push(String(i.imm), w);
-      break;
-    case Op.PopE: {
-      if (mem) return fallback(g, i, k, eip, next, last, n);
-      const v = g.peek(w, 0);
-      g.addSp(w);
-      g.setReg(w, i.rm, v);
-      break;
-    }
-    case Op.Leave: {
-      // The frame pointer's value is read through SS at EBP (or BP), then ESP = EBP + w, EBP = popped.
-      g.usesStack = true;
-      const bp = g.val(g.reg(4, 5));
-      const lin = g.lin(2, g.stack32 ? bp : `(${bp} & 65535)`, w, false);
-      const v = g.read(w, lin);
-      if (g.stack32) g.setReg(4, 4, `(${bp} + ${w}) | 0`);
-      else g.setReg(4, 4, `(r4 & -65536) | ((${bp} + ${w}) & 65535)`);
-      g.setReg(w, 5, v);
-      break;
-    }
-    case Op.ShiftE:
-      if (!emitShift(g, i)) return fallback(g, i, k, eip, next, last, n);
-      break;
-    case Op.ImulGE:
-    case Op.ImulGEI: {
-      if (w !== 4) return fallback(g, i, k, eip, next, last, n);
-      const a = g.val(readE(g, i, w));
-      const b = i.op === Op.ImulGEI ? String(i.imm) : g.val(g.reg(w, i.reg));
-      const r = g.tmp();
-      const pr = g.tmp();
-      g.emit(`${r} = Math.imul(${a}, ${b}); ${pr} = ${a} * ${b};`);
-      g.flagsResult(r, 4, `(${pr} > 2147483647 || ${pr} < -2147483648 ? 2049 : 0)`);
-      g.setReg(4, i.reg, r);
-      break;
-    }
-    case Op.Setcc:
-      writeE(g, i, 1, `(${g.cond(i.sub)} ? 1 : 0)`);
-      break;
-    case Op.Cmovcc: {
-      const v = g.val(readE(g, i, w));
-      const t = g.tmp();
-      g.emit(`${t} = ${g.cond(i.sub)};`);
-      // setReg inside a branch: the register local keeps its value otherwise.
-      g.emit(`if (${t}) {`);
-      g.setReg(w, i.reg, v);
-      g.emit("}");
-      break;
-    }
-    case Op.Cbw:
-      if (w === 2) g.setReg(2, 0, `((${g.reg(4, 0)} << 24) >> 24)`);
-      else g.setReg(4, 0, `((${g.reg(4, 0)} << 16) >> 16)`);
-      break;
-    case Op.Cwd:
-      if (w === 2) g.setReg(2, 2, `((${g.reg(4, 0)} << 16) >> 31)`);
-      else g.setReg(4, 2, `(${g.reg(4, 0)} >> 31)`);
-      break;
-    case Op.Bswap: {
-      const v = g.val(g.reg(4, i.rm));
-      if (w === 2) g.setReg(4, i.rm, `(${v} & -65536)`);
-      else g.setReg(4, i.rm, `((${v} >>> 24) | ((${v} >>> 8) & 65280) | ((${v} << 8) & 16711680) | (${v} << 24))`);
-      break;
-    }
-    case Op.Nop:
-      break;
-    case Op.FlagOp:
-      if (i.sub === 3 || i.sub === 4) {
-        g.emit(i.sub === 3 ? "c.eflags &= -1025;" : "c.eflags |= 1024;");
-        break;
-      }
-      return fallback(g, i, k, eip, next, last, n);
-    // ---------------------------------------------------------------- control transfer (last in a block)
-    case Op.Jcc: {
-      const t = relTarget(i, next);
-      const cond = g.cond(i.sub);
-      g.usesCsLimit = true;
-      g.emit(`if (${cond}) { if (${t >>> 0} > csl) c.gp(0); neip = ${t}; } else neip = ${next};`);
-      return finish(g, last, k, n);
-    }
-    case Op.JmpRel: {
-      const t = relTarget(i, next);
-      g.usesCsLimit = true;
-      g.emit(`if (${t >>> 0} > csl) c.gp(0); neip = ${t};`);
-      return finish(g, last, k, n);
-    }
-    case Op.Loop: {
-      const t = relTarget(i, next);
-      g.usesCsLimit = true;
-      const take = g.tmp();
-      if (i.sub === 3) {
-        g.emit(`${take} = ${i.a16 ? g.reg(2, 1) : g.reg(4, 1)} === 0;`);
-      } else {
-        const cnt = g.tmp();
-        if (i.a16) {
-          g.emit(`${cnt} = (${g.reg(4, 1)} - 1) & 65535;`);
-          g.setReg(2, 1, cnt);
-        } else {
-          g.emit(`${cnt} = (${g.reg(4, 1)} - 1) | 0;`);
-          g.setReg(4, 1, cnt);
-        }
-        const zf = i.sub === 0 ? ` && ${g.zf()} === 0` : i.sub === 1 ? ` && ${g.zf()} === 1` : "";
-        g.emit(`${take} = ${cnt} !== 0${zf};`);
-      }
-      // The count is committed before the target check, as in the interpreter (a #GP leaves ECX decremented).
-      g.emit(`if (${take}) { if (${t >>> 0} > csl) c.gp(0); neip = ${t}; } else neip = ${next};`);
-      return finish(g, last, k, n);
-    }
-    case Op.CallRel: {
-      const t = relTarget(i, next);
-      g.usesCsLimit = true;
-      g.emit(`if (${t >>> 0} > csl) c.gp(0);`);
-      g.push(String(next), w);
-      g.emit(`neip = ${t};`);
-      return finish(g, last, k, n);
-    }
-    case Op.Ret: {
-      const t = g.peek(w, 0);
-      g.usesCsLimit = true;
-      g.emit(`if (${t} >>> 0 > csl) c.gp(0); neip = ${t};`);
-      g.addSp(w + i.imm);
-      return finish(g, last, k, n);
-    }
-    case Op.JmpE: {
-      const t = g.val(readE(g, i, w));
-      g.usesCsLimit = true;
-      g.emit(`if (${t} >>> 0 > csl) c.gp(0); neip = ${t};`);
-      return finish(g, last, k, n);
-    }
-    case Op.CallE: {
-      const t = g.val(readE(g, i, w));
-      g.usesCsLimit = true;
-      g.emit(`if (${t} >>> 0 > csl) c.gp(0);`);
-      g.push(String(next), w);
-      g.emit(`neip = ${t};`);
-      return finish(g, last, k, n);
-    }
-    default:
-      return fallback(g, i, k, eip, next, last, n);
-  }
-  // A slow-path write that hit decoded code ends the block after this instruction.
-  if (!last && g.wrote) g.emit(`if (dirty) { n = ${k + 1}; neip = ${next}; break body; }`);
-  return false;
-}
-
-/** A branch was emitted (it set neip): it must be the last instruction of the block. */
-function finish(g: Gen, last: boolean, k: number, n: number): boolean {
-  if (!last) throw new Error(`jit: branch at ${k} of ${n} is not the last instruction`);
-  g.emit(`n = ${n};`);
-  return true;
-}
-
-/** Near relative branch target: next + imm, wrapped to IP's width (the interpreter's jumpRel). */
-function relTarget(i: Insn, next: number): number {
-  return i.w === 2 ? (next + i.imm) & 0xffff : (next + i.imm) | 0;
-}
-
-function eaOf(g: Gen, i: Insn): string {
-  return g.ea(i.disp, i.base, i.index, i.scale, i.a16);
-}
-
-/** The E operand at width w (register or memory). */
-function readE(g: Gen, i: Insn, w: number): string {
-  if (i.mod === 3) return g.reg(w, i.rm);
-  const lin = g.lin(i.seg, eaOf(g, i), w, false);
-  return g.read(w, lin);
-}
-
-function writeE(g: Gen, i: Insn, w: number, v: string): void {
-  if (i.mod === 3) {
-    g.setReg(w, i.rm, v);
-    return;
-  }
-  const val = g.val(v);
-  const lin = g.lin(i.seg, eaOf(g, i), w, true);
-  g.write(w, lin, val);
-}
-
-/** Two-operand ALU op (the interpreter's alu()); a and b are names or literals. Returns the result's name. */
-function alu(g: Gen, op: number, a: string, b: string, w: number): string {
-  const mask = MASK[w];
-  const r = g.tmp();
-  switch (op) {
-    case AluOp.Add:
-      g.emit(`${r} = (${a} + ${b}) & ${mask};`);
-      g.flagsAdd(a, b, r, w, true);
-      return r;
-    case AluOp.Or:
-      g.emit(`${r} = ${a} | ${b};`);
-      g.flagsLogic(r, w);
-      return r;
-    case AluOp.Adc: {
-      const cf = g.val(g.cf());
-      g.emit(`${r} = (${a} + ${b} + ${cf}) & ${mask};`);
-      g.flagsAdd(a, b, r, w, false);
-      return r;
-    }
-    case AluOp.Sbb: {
-      const cf = g.val(g.cf());
-      g.emit(`${r} = (${a} - ${b} - ${cf}) & ${mask};`);
-      g.flagsSub(a, b, r, w, false);
-      return r;
-    }
-    case AluOp.And:
-      g.emit(`${r} = ${a} & ${b};`);
-      g.flagsLogic(r, w);
-      return r;
-    case AluOp.Sub:
-      g.emit(`${r} = (${a} - ${b}) & ${mask};`);
-      g.flagsSub(a, b, r, w, true);
-      return r;
-    case AluOp.Xor:
-      g.emit(`${r} = ${a} ^ ${b};`);
-      g.flagsLogic(r, w);
-      return r;
-    default:
-      g.emit(`${r} = (${a} - ${b}) & ${mask};`);
-      g.flagsSub(a, b, r, w, true);
-      return a;
-  }
-}
-
-/** SHL/SHR/SAR by an immediate or CL (the interpreter's shift()); false: not handled here. */
-function emitShift(g: Gen, i: Insn): boolean {
-  const w = i.w;
-  const bits = w * 8;
-  const top = bits - 1;
-  const mask = MASK[w];
-  const sub = i.sub;
-  if (sub !== ShiftOp.Shl && sub !== ShiftOp.Sal && sub !== ShiftOp.Shr && sub !== ShiftOp.Sar) return false;
-  const mem = i.mod !== 3;
-  if (i.imm2 !== 1) {
-    const count = i.imm & 0x1f;
-    const lin = mem ? g.lin(i.seg, eaOf(g, i), w, true) : "";
-    if (count === 0) {
-      if (mem) g.read(w, lin); // the operand is still read; no flags change, nothing written
-      return true;
-    }
-    let a: string;
-    let p = "";
-    if (mem) [a, p] = g.rmwRead(w, lin);
-    else a = g.val(g.reg(w, i.rm));
-    const r = g.tmp();
-    if (sub === ShiftOp.Shr) {
-      g.emit(`${r} = ${a} >>> ${count};`);
-      g.flagsResult(r, w, `((${a} >>> ${count - 1}) & 1) | (((${a} >>> ${top}) & 1) << 11)`);
-    } else if (sub === ShiftOp.Sar) {
-      const sa = w === 4 ? a : `((${a} << ${32 - bits}) >> ${32 - bits})`;
-      g.emit(`${r} = (${sa} >> ${count}) & ${mask};`);
-      g.flagsResult(r, w, `((${sa} >> ${count - 1}) & 1)`);
-    } else {
-      g.emit(`${r} = (${a} << ${count}) & ${mask};`);
-      const cf = count > bits ? "0" : `((${a} >>> ${bits - count}) & 1)`;
-      const cfv = g.val(cf);
-      g.flagsResult(r, w, `${cfv} | ((((${r} >>> ${top}) ^ ${cfv}) & 1) << 11)`);
-    }
-    if (mem) g.rmwWrite(w, lin, p, r);
-    else g.setReg(w, i.rm, r);
-    return true;
-  }
-  // Count in CL: zero leaves everything (flags included) unchanged, so flag knowledge is lost after.
-  const cnt = g.tmp();
-  g.emit(`${cnt} = ${g.reg(4, 1)} & 31;`);
-  const lin = mem ? g.lin(i.seg, eaOf(g, i), w, true) : "";
-  const a = g.tmp();
-  const r = g.tmp();
-  const p = g.tmp();
-  g.emit(`if (${cnt} === 0) {`);
-  if (mem) g.read(w, lin);
-  g.emit("} else {");
-  if (mem) {
-    const [v, pp] = g.rmwRead(w, lin);
-    g.emit(`${a} = ${v}; ${p} = ${pp};`);
-  } else g.emit(`${a} = ${g.reg(w, i.rm)};`);
-  const top2 = `${top}`;
-  if (sub === ShiftOp.Shr) {
-    g.emit(`${r} = ${a} >>> ${cnt};`);
-    g.flagsResult(r, w, `((${a} >>> (${cnt} - 1)) & 1) | (((${a} >>> ${top2}) & 1) << 11)`);
-  } else if (sub === ShiftOp.Sar) {
-    const sa = g.tmp();
-    g.emit(`${sa} = ${w === 4 ? a : `((${a} << ${32 - bits}) >> ${32 - bits})`};`);
-    g.emit(`${r} = (${sa} >> ${cnt}) & ${mask};`);
-    g.flagsResult(r, w, `((${sa} >> (${cnt} - 1)) & 1)`);
-  } else {
-    const cf = g.tmp();
-    g.emit(`${r} = ${w === 4 ? `${a} << ${cnt}` : `(${a} << ${cnt}) & ${mask}`};`);
-    g.emit(`${cf} = ${cnt} > ${bits} ? 0 : (${a} >>> (${bits} - ${cnt})) & 1;`);
-    g.flagsResult(r, w, `${cf} | ((((${r} >>> ${top}) ^ ${cf}) & 1) << 11)`);
-  }
-  if (mem) g.rmwWrite(w, lin, p, r);
-  else g.setReg(w, i.rm, r);
-  g.emit("}");
-  g.forgetFlags();
-  return true;
-}
-
-/**
- * Everything else: the interpreter's handler, with the locals written back before and
- * reloaded after; `k = -1` tells the fault handler that the Cpu fields are authoritative.
- */
-function fallback(g: Gen, i: Insn, k: number, eip: number, next: number, last: boolean, n: number): boolean {
-  g.emit(`@SYNC@ c.icount = ic + ${k}; c.curEip = ${eip}; c.eip = ${next}; k = -1;`);
-  g.emit(`X(c, I[${k}]);`);
-  g.emit(`@RELOAD@${PURE_FALLBACK.has(i.op) ? "" : " @MODE@"}`);
-  g.forgetFlags();
-  // Flags are reloaded, so the locals must be loaded at entry too.
-  g.flagsUsed = true;
-  if (last) {
-    g.emit(`n = ${n}; neip = c.eip;`);
-    return true;
-  }
-  g.emit(`if (c.blockDirty || c.halted) { n = ${k + 1}; neip = c.eip; break body; }`);
-  return false;
 }

@@ -12,6 +12,12 @@
  */
 
 const MASK = [0, 255, 65535, 0, -1];
+/**
+ * After a slow-path access (MMIO, a page walk setting A/D bits, a write to decoded code): the
+ * interpreter stops after this instruction when code was invalidated, a device requested a stop
+ * or raised an interrupt line (cpu.ts runBlock); the region then ends after it too.
+ */
+export const SLOW_CHECK = "dirty = c.blockDirty || c.stopRequested || c.intr;";
 /** F.CF | F.AF | F.OF: the flags setFlagsResult takes explicitly. */
 const CF_AF_OF = 1 | 16 | 2048;
 
@@ -25,14 +31,32 @@ export const enum Sym {
 }
 
 export class Gen {
-  /** Statements of the block body, in order. */
+  /** Statements of the region body, in order. */
   readonly body: string[] = [];
+  /** Temps of the current block; every block reuses t0, t1... (declared once, so the frame stays small). */
   private temps = 0;
+  /** The most temps any block used. */
+  maxTemps = 0;
+  /** `k = ...; ke = ...;` of the current instruction, emitted before its first statement that may fault. */
+  private pendingFault = "";
+  /** Segments assumed flat with base 0 (the region's entry guard checks them), and those relied on. */
+  flatUsed = 0;
+  /** False after an interpreter call that may have reloaded segments: generic segment code until the block ends. */
+  assumeFlat = true;
+  /** The current block made such a call: the flat assumption is checked again before the next block. */
+  recheckFlat = false;
+  /** Instructions handled by the interpreter, indexed by the generated `X(c, FB[j])` calls. */
+  readonly fallbacks: unknown[] = [];
+  /** The current block called the interpreter (the run loop's per-block checks then apply). */
+  calledOut = false;
   /** Bit r: guest register r is held in local `r<r>`. */
   regsUsed = 0;
   regsWritten = 0;
-  /** A slow-path write was emitted for the current instruction (it may end the block: blockDirty). */
-  wrote = false;
+  /**
+   * The current instruction has a slow path (a call that may run device code or invalidate code):
+   * it sets `dirty`, and the instruction ends the region when the CPU must stop after it.
+   */
+  slow = false;
   /** Bit s: segment s has locals `s<s>` (base) and `f<s>` (flat, no checks). */
   segsUsed = 0;
   /** The lazy-flag locals are loaded / must be written back. */
@@ -54,9 +78,25 @@ export class Gen {
   constructor(
     readonly code32: boolean,
     readonly stack32: boolean,
+    /** Segments that are flat (base 0, 4 GiB, read/write data) at compile time. */
+    readonly flat0: number,
   ) {}
 
   emit(s: string): void {
+    this.body.push(s);
+  }
+
+  /** Set the fault bookkeeping of instruction k at `eip` (emitted lazily: most register forms cannot fault). */
+  beginInsn(k: number, eip: number): void {
+    this.pendingFault = `k = ${k}; ke = ${eip};`;
+  }
+
+  /** Emit a statement that may fault: the fault handler then needs k/ke of this instruction. */
+  emitF(s: string): void {
+    if (this.pendingFault !== "") {
+      this.body.push(this.pendingFault);
+      this.pendingFault = "";
+    }
     this.body.push(s);
   }
 
@@ -66,6 +106,19 @@ export class Gen {
 
   get tempCount(): number {
     return this.temps;
+  }
+
+  /** Start a block: temps and static flag knowledge are per block. */
+  beginBlock(): void {
+    this.temps = 0;
+    this.calledOut = false;
+    this.assumeFlat = true;
+    this.recheckFlat = false;
+    this.forgetFlags();
+  }
+
+  endBlock(): void {
+    if (this.temps > this.maxTemps) this.maxTemps = this.temps;
   }
 
   /**
@@ -142,12 +195,19 @@ export class Gen {
     return a16 ? `((${s}) & 65535)` : `((${s}) | 0)`;
   }
 
-  /** Linear address of a w-byte access at seg:off (the interpreter's lin()); may fault. */
+  /**
+   * Linear address of a w-byte access at seg:off (the interpreter's lin()). A segment the region
+   * assumes flat adds nothing; otherwise the flat test or the full check (which may fault).
+   */
   lin(seg: number, off: string, w: number, write: boolean): string {
+    if (this.assumeFlat && (this.flat0 & (1 << seg)) !== 0) {
+      this.flatUsed |= 1 << seg;
+      return this.val(off);
+    }
     this.segsUsed |= 1 << seg;
     const o = this.val(off);
     const t = this.tmp();
-    this.emit(`${t} = f${seg} ? (s${seg} + ${o}) | 0 : c.segCheck(${seg}, ${o}, ${w}, ${write});`);
+    this.emitF(`${t} = f${seg} ? (s${seg} + ${o}) | 0 : c.segCheck(${seg}, ${o}, ${w}, ${write});`);
     return t;
   }
 
@@ -156,26 +216,32 @@ export class Gen {
     const v = this.tmp();
     const fast = `((e = tlb[${lin} >>> 12]) & rdm) === rdm`;
     const p = `(e & -4096) | (${lin} & 4095)`;
-    if (w === 1) this.emit(`${v} = ${fast} ? ram[${p}] : c.readLin8(${lin});`);
+    this.slow = true;
+    if (w === 1) this.emitF(`if (${fast}) ${v} = ram[${p}]; else { ${v} = c.readLin8(${lin}); ${SLOW_CHECK} }`);
     else if (w === 2)
-      this.emit(`${v} = (${lin} & 4095) !== 4095 && ${fast} ? dv.getUint16(${p}, true) : c.readLin16(${lin});`);
-    else this.emit(`${v} = (${lin} & 4095) <= 4092 && ${fast} ? dv.getInt32(${p}, true) : c.readLin32(${lin});`);
+      this.emitF(
+        `if ((${lin} & 4095) !== 4095 && ${fast}) ${v} = dv.getUint16(${p}, true); else { ${v} = c.readLin16(${lin}); ${SLOW_CHECK} }`,
+      );
+    else
+      this.emitF(
+        `if ((${lin} & 4095) <= 4092 && ${fast}) ${v} = dv.getInt32(${p}, true); else { ${v} = c.readLin32(${lin}); ${SLOW_CHECK} }`,
+      );
     return v;
   }
 
   /** Write w bytes at linear `lin`; a slow-path write may invalidate code: `dirty` then ends the block. */
   write(w: number, lin: string, v: string): void {
-    this.wrote = true;
+    this.slow = true;
     const fast = `((e = tlb[${lin} >>> 12]) & wrm) === wrm`;
     const p = `(e & -4096) | (${lin} & 4095)`;
-    if (w === 1) this.emit(`if (${fast}) ram[${p}] = ${v}; else { c.writeLin8(${lin}, ${v}); dirty = c.blockDirty; }`);
+    if (w === 1) this.emitF(`if (${fast}) ram[${p}] = ${v}; else { c.writeLin8(${lin}, ${v}); ${SLOW_CHECK} }`);
     else if (w === 2)
-      this.emit(
-        `if ((${lin} & 4095) !== 4095 && ${fast}) dv.setUint16(${p}, ${v}, true); else { c.writeLin16(${lin}, ${v}); dirty = c.blockDirty; }`,
+      this.emitF(
+        `if ((${lin} & 4095) !== 4095 && ${fast}) dv.setUint16(${p}, ${v}, true); else { c.writeLin16(${lin}, ${v}); ${SLOW_CHECK} }`,
       );
     else
-      this.emit(
-        `if ((${lin} & 4095) <= 4092 && ${fast}) dv.setInt32(${p}, ${v}, true); else { c.writeLin32(${lin}, ${v}); dirty = c.blockDirty; }`,
+      this.emitF(
+        `if ((${lin} & 4095) <= 4092 && ${fast}) dv.setInt32(${p}, ${v}, true); else { c.writeLin32(${lin}, ${v}); ${SLOW_CHECK} }`,
       );
   }
 
@@ -189,16 +255,18 @@ export class Gen {
     const lim = w === 1 ? "" : w === 2 ? `(${lin} & 4095) !== 4095 && ` : `(${lin} & 4095) <= 4092 && `;
     this.emit(`${p} = ${lim}((e = tlb[${lin} >>> 12]) & wrm) === wrm ? (e & -4096) | (${lin} & 4095) : -1;`);
     const get = w === 1 ? `ram[${p}]` : w === 2 ? `dv.getUint16(${p}, true)` : `dv.getInt32(${p}, true)`;
-    this.emit(`if (${p} < 0) c.probeWrite(${lin}, ${w});`);
-    this.emit(`${v} = ${p} >= 0 ? ${get} : c.readLin${w * 8}(${lin});`);
+    this.slow = true;
+    this.emitF(
+      `if (${p} >= 0) ${v} = ${get}; else { c.probeWrite(${lin}, ${w}); ${v} = c.readLin${w * 8}(${lin}); ${SLOW_CHECK} }`,
+    );
     return [v, p];
   }
 
   rmwWrite(w: number, lin: string, p: string, v: string): void {
-    this.wrote = true;
+    this.slow = true;
     const set =
       w === 1 ? `ram[${p}] = ${v}` : w === 2 ? `dv.setUint16(${p}, ${v}, true)` : `dv.setInt32(${p}, ${v}, true)`;
-    this.emit(`if (${p} >= 0) ${set}; else { c.writeLin${w * 8}(${lin}, ${v}); dirty = c.blockDirty; }`);
+    this.emitF(`if (${p} >= 0) ${set}; else { c.writeLin${w * 8}(${lin}, ${v}); ${SLOW_CHECK} }`);
   }
 
   // ------------------------------------------------------------------ stack
