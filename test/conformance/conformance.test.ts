@@ -151,10 +151,17 @@ describe("SingleStepTests 80286 vectors", () => {
     it.skip(`80286 vectors absent: ${VECTORS} does not exist`, () => {});
     return;
   }
-  it("conformance_every80286Vector_passesExceptDocumentedDifferences", () => {
-    const s = runConformance({ dir: VECTORS });
-    const report = formatSummary(s).join("\n");
-    expect(s.passed + s.failed + s.skipped + s.revoked).toBeGreaterThan(300_000);
-    expect(s.failed, report).toBe(0);
+  // One test per leading hex digit of the opcode file: no single test holds the worker for a minute
+  // (vitest's worker RPC times out behind a long synchronous test).
+  let total = 0;
+  for (const digit of "0123456789ABCDEF") {
+    it(`conformance_opcodes${digit}x_passExceptDocumentedDifferences`, () => {
+      const s = runConformance({ dir: VECTORS, filter: [digit] });
+      total += s.passed + s.failed + s.skipped + s.revoked;
+      expect(s.failed, formatSummary(s).join("\n")).toBe(0);
+    });
+  }
+  it("conformance_allFiles_holdOver300000Vectors", () => {
+    expect(total).toBeGreaterThan(300_000);
   });
 });
