@@ -1061,22 +1061,42 @@ export class Cpu implements CodeReader {
   }
 
   private runBlock(limit: number): void {
-    this.curEip = this.eip; // a fetch fault while decoding belongs to this instruction
-    const b = this.getBlock();
-    // JIT (src/cpu/jit/compile.ts): a compiled region runs whole blocks from here while the budget
-    // allows, stopping after any instruction where the loop below would stop; it declines (false)
-    // when its entry guard fails. With an interrupt line already raised (masked, or in an STI/MOV SS
-    // shadow) the loop below checks it after every instruction: interpret. Partial blocks and cold
-    // code are interpreted too (at threshold 0, for tests, partial blocks are compiled as well).
-    let r = b.region;
-    if (r !== null && !r.valid) b.region = r = null;
-    if (r === null && ++b.hits > this.jitThreshold && this.jitThreshold >= 0)
-      r = compileRegion(this, b, this.jitThreshold);
-    if (r !== null && !this.intr) {
+    let b: Block;
+    for (;;) {
+      this.curEip = this.eip; // a fetch fault while decoding belongs to this instruction
+      b = this.getBlock();
+      // JIT (src/cpu/jit/compile.ts): a compiled region runs whole blocks from here while the budget
+      // allows, stopping after any instruction where the loop below would stop; it declines (false)
+      // when its entry guard fails. With an interrupt line already raised (masked, or in an STI/MOV SS
+      // shadow) the loop below checks it after every instruction: interpret. Partial blocks and cold
+      // code are interpreted too (at threshold 0, for tests, partial blocks are compiled as well).
+      let r = b.region;
+      if (r !== null && !r.valid) b.region = r = null;
+      if (r === null && ++b.hits > this.jitThreshold && this.jitThreshold >= 0)
+        r = compileRegion(this, b, this.jitThreshold);
+      if (r === null || this.intr) break;
       if (this.icount + b.n <= limit) {
-        if (r.fn(this, limit)) return;
-        if (++r.misses > 16) b.region = null; // compiled for another CS base or segment state: recompile
-      } else if (this.jitThreshold === 0 && compilePartial(this, b, limit - this.icount).fn(this, limit)) return;
+        const before = this.icount;
+        if (!r.fn(this, limit)) {
+          if (++r.misses > 16) b.region = null; // compiled for another CS base or segment state: recompile
+          break;
+        }
+        if (this.icount === before) break; // its first instruction needs the interpreter (a side exit)
+      } else if (this.jitThreshold === 0) {
+        const before = this.icount;
+        if (compilePartial(this, b, limit - this.icount).fn(this, limit) && this.icount !== before) return;
+        break;
+      } else break;
+      // From one region to the next without the run loop while none of its checks applies.
+      if (
+        this.icount >= limit ||
+        this.stopRequested ||
+        this.intr ||
+        this.nmiPending ||
+        this.halted ||
+        (this.eflags & F.TF) !== 0
+      )
+        return;
     }
     const insns = b.insns;
     let n = b.n;

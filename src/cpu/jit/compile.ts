@@ -9,10 +9,13 @@
  * from the interpreter, bit for bit and instruction count for instruction count:
  * - a region runs whole blocks only: it leaves before a block the remaining budget does not
  *   cover (the interpreter then runs that partial block);
- * - it stops after exactly the instruction after which the interpreter's block loop stops:
- *   a write that invalidated code, HLT, a stop request or a raised interrupt line (checked after
- *   every call that may run device code: interpreter fallbacks and slow-path memory accesses);
- *   the run loop does not enter it while an interrupt line is already raised;
+ * - memory goes through the TLB to RAM inline; any other case (a miss, a page crossing, MMIO,
+ *   a write to a page holding decoded code, a fault) leaves the region before the instruction
+ *   (a side exit) and the interpreter executes it, so compiled code never runs device code or
+ *   faults there;
+ * - after an interpreter fallback it stops exactly where the interpreter's block loop stops:
+ *   a write that invalidated code, HLT, a stop request or a raised interrupt line; the run loop
+ *   does not enter a region while an interrupt line is already raised;
  * - a fault leaves registers, flags, icount and curEip as the interpreter leaves them;
  * - it returns false, having done nothing, when its entry guard fails (CS base, stack size,
  *   alignment checking, the segments it assumes flat);
@@ -40,6 +43,8 @@ type Factory = (fallbacks: readonly Insn[], rt: Runtime) => RegionFn;
 interface Runtime {
   execute: (c: Cpu, i: Insn) => void;
   parity: Uint8Array;
+  /** Does linear page `lp` still map to physical `phys`, executable at the current CPL? */
+  pageCheck: (c: Cpu, lp: number, phys: number) => boolean;
 }
 
 const PARITY = new Uint8Array(256);
@@ -50,13 +55,22 @@ for (let i = 0; i < 256; i++) {
   b ^= b >>> 1;
   PARITY[i] = ~b & 1;
 }
-const RT: Runtime = { execute, parity: PARITY };
+const RT: Runtime = {
+  execute,
+  parity: PARITY,
+  pageCheck: (c, lp, phys) => {
+    const e = c.tlb[lp];
+    return (e & c.rdMask) === c.rdMask && (e & -4096) === phys;
+  },
+};
+/** Comments in generated code (debugging the compiler). */
+const DEBUG = false;
 
 /** Compiled factories by source text: identical regions (same bytes, same addresses) compile once. */
 const factories = new Map<string, Factory>();
 const MAX_FACTORIES = 20000;
-/** Linear window of a region: 4 pages. */
-const WINDOW_SHIFT = 14;
+/** A region takes blocks from up to SPAN_PAGES pages either side of the hot block's page. */
+const SPAN_PAGES = 8;
 /**
  * Region size limits. V8 never optimises a function above 60 KiB of bytecode (PERFORMANCE.md);
  * generated code measures about 0.55 bytes of bytecode per source character, so regions stay
@@ -96,17 +110,22 @@ function flatSegments(c: Cpu): number {
 }
 
 /**
- * Compile the region of hot block `b`: the blocks of its 16 KiB linear window that ran more
- * than `threshold` times, with b's code size, for the current CS base. Sets `region` on every
- * block compiled in and returns the region.
+ * Compile a region for hot block `b`: b and the blocks near it (SPAN_PAGES pages either side)
+ * that ran more than a quarter of `threshold` times and are not compiled yet, with b's code size,
+ * for the current CS base. A block is compiled once (until its code is invalidated): control
+ * passes between regions through the run loop, and compiling is what costs most in cold code.
+ * Sets `region` on every block compiled in and returns the region.
  */
 export function compileRegion(c: Cpu, b: Block, threshold: number): Region {
   const csBase = c.segBase[1];
   const members: Block[] = [b];
   const lins = new Set<number>([b.lin]);
   const others: Block[] = [];
-  const win = b.lin >>> WINDOW_SHIFT;
-  for (let lp = win << (WINDOW_SHIFT - 12); lp < (win + 1) << (WINDOW_SHIFT - 12); lp++) {
+  const home = b.lin >>> 12;
+  // Blocks that ran at all since their page was last written join the region too: a block left
+  // out ends the region each time control reaches it, and then costs a recompilation.
+  const warm = threshold >>> 2;
+  for (let lp = Math.max(0, home - SPAN_PAGES); lp <= Math.min(0xfffff, home + SPAN_PAGES); lp++) {
     let phys: number;
     if (lp === b.lin >>> 12) phys = b.page0;
     else {
@@ -115,7 +134,15 @@ export function compileRegion(c: Cpu, b: Block, threshold: number): Region {
       phys = e >>> 12;
     }
     for (const x of c.blocksOnPage(phys))
-      if (x !== b && x.valid && x.code32 === b.code32 && x.lin >>> 12 === lp && x.hits > threshold) others.push(x);
+      if (
+        x !== b &&
+        x.valid &&
+        x.code32 === b.code32 &&
+        x.lin >>> 12 === lp &&
+        x.hits > warm &&
+        (x.region === null || !x.region.valid)
+      )
+        others.push(x);
   }
   // The hottest first, up to a size V8 still optimises; one block per EIP (a second one is stale).
   others.sort((x, y) => y.hits - x.hits);
@@ -151,9 +178,11 @@ export function generate(c: Cpu, parts: readonly RegionBlock[], fallbacks: Insn[
   const first = parts[0];
   const code32 = first.block.code32;
   const csBase = (first.block.lin - first.eip) | 0;
-  const g = new Gen(code32, c.stack32, flatSegments(c));
+  const g = new Gen(code32, c.stack32, flatSegments(c), c.segLimit[1] >>> 0);
   const ipMask = code32 ? -1 : 0xffff;
-  const winLin = (first.block.lin >>> WINDOW_SHIFT) << WINDOW_SHIFT;
+  // Dispatch: EIP minus the lowest block's EIP indexes a slot table.
+  let winLin = first.block.lin;
+  for (const p of parts) if (p.block.lin >>> 0 < winLin >>> 0) winLin = p.block.lin;
   const multiPage = parts.some((p) => p.block.lin >>> 12 !== first.block.lin >>> 12);
   let slotsSize = 0;
   const slots: string[] = [];
@@ -165,16 +194,14 @@ export function generate(c: Cpu, parts: readonly RegionBlock[], fallbacks: Insn[
     if (multiPage) {
       // Entering another page of the window: its linear->physical mapping must still be the one compiled.
       const lp = block.lin >>> 12;
-      g.emit(
-        `if (pg !== ${lp}) { e = tlb[${lp}]; if ((e & rdm) !== rdm || (e & -4096) !== ${block.page0 << 12}) break loop; pg = ${lp}; }`,
-      );
+      g.emit(`if (pg !== ${lp}) { if (!PG(c, ${lp}, ${block.page0 << 12})) break loop; pg = ${lp}; }`);
     }
     let eip = eip0;
     let ended = false;
     for (let k = 0; k < count; k++) {
       const i = block.insns[k];
       const next = (eip + i.len) & ipMask;
-      g.emit(`// ${k}: op ${i.op}.${i.sub} w${i.w} mod${i.mod}`);
+      if (DEBUG) g.emit(`// ${k}: op ${i.op}.${i.sub} w${i.w} mod${i.mod}`);
       ended = emitInsn(g, i, k, eip, next, k === count - 1, count);
       eip = next;
     }
@@ -214,8 +241,7 @@ function assemble(
   const segLoad = segs
     .map((s) => `s${s} = c.segBase[${s}]; f${s} = pe && c.segLimit[${s}] === -1 && (c.segAr[${s}] & 14) === 2;`)
     .join(" ");
-  const csLoad = g.usesCsLimit ? " csl = c.segLimit[1] >>> 0;" : "";
-  const modeLoad = `rdm = c.rdMask; wrm = c.wrMask; pe = (c.cr0 & 1) !== 0; ${segLoad}${csLoad}`;
+  const modeLoad = `rdm = c.rdMask; wrm = c.wrMask; pe = (c.cr0 & 1) !== 0; ${segLoad}`;
   const regLoad = used.map((r) => `r${r} = regs[${r}];`).join(" ");
   const regStore = written.map((r) => `regs[${r}] = r${r};`).join(" ");
   const flagLoad = flags ? "fres = c.fres; fcv = c.fcv; ftop = c.ftop; fovr = c.fovr; fbits = c.fbits;" : "";
@@ -224,7 +250,7 @@ function assemble(
     .map((s) => `c.segBase[${s}] === 0 && c.segLimit[${s}] === -1 && (c.segAr[${s}] & 14) === 2`)
     .concat(g.flatUsed !== 0 ? ["(c.cr0 & 1) !== 0"] : [])
     .join(" && ");
-  const decls: string[] = ["e = 0", "k = 0", "ke = 0", "dirty = false", "rdm = 0", "wrm = 0", "pe = false", "csl = 0"];
+  const decls: string[] = ["e = 0", "k = 0", "ke = 0", "x = -1", "rdm = 0", "wrm = 0", "pe = false"];
   decls.push("fres = 0", "fcv = 0", "ftop = 31", "fovr = 0", "fbits = 0");
   if (multiPage) decls.push(`pg = (eip + ${csBase}) >>> 12`);
   for (const r of used) decls.push(`r${r} = 0`);
@@ -236,12 +262,18 @@ function assemble(
     .replaceAll("@RELOAD@", `${regLoad} ${flagLoad}`)
     .replaceAll("@MODE@", modeLoad)
     .replaceAll("@FLATOK@", flatOk === "" ? "true" : flatOk);
-  const guard = [`c.segBase[1] !== ${csBase}`, "c.alignCheck"];
+  const guard = [`c.segBase[1] !== ${csBase}`, `c.segLimit[1] !== ${g.csLimit | 0}`, "c.alignCheck"];
   if (g.usesStack) guard.push(`c.stack32 !== ${g.stack32}`);
   if (flatOk !== "") guard.push(`!(${flatOk})`);
   const winEip = (winLin - csBase) | 0;
+  const exitK: number[] = [];
+  const exitEip: number[] = [];
+  for (let j = 0; j < g.exits.length; j += 2) {
+    exitK.push(g.exits[j]);
+    exitEip.push(g.exits[j + 1]);
+  }
   return `"use strict";
-const X = RT.execute, PAR = RT.parity, S = new ${slots.length < 255 ? "Uint8Array" : "Uint16Array"}(${slotsSize});
+const X = RT.execute, PAR = RT.parity, PG = RT.pageCheck, XI = [${exitK.join(",")}], XE = [${exitEip.join(",")}], S = new ${slots.length < 255 ? "Uint8Array" : "Uint16Array"}(${slotsSize});
 ${slots.join(" ")}
 return function region_${(first.block.lin >>> 0).toString(16)}(c, limit) {
   if (${guard.join(" || ")}) return false;
@@ -269,6 +301,11 @@ return function region_${(first.block.lin >>> 0).toString(16)}(c, limit) {
       c.curEip = ke;
     }
     throw x;
+  }
+  if (x >= 0) {
+    // Side exit: the instruction XI[x] of the block runs in the interpreter.
+    ic += XI[x];
+    eip = XE[x];
   }
   ${regStore}
   ${flagStore}

@@ -68,7 +68,6 @@ const PURE_FALLBACK = new Set<number>([
 export function emitInsn(g: Gen, i: Insn, k: number, eip: number, next: number, last: boolean, n: number): boolean {
   const w = i.w;
   const mem = i.mod !== 3;
-  g.slow = false;
   g.beginInsn(k, eip);
   switch (i.op) {
     case Op.AluEG:
@@ -172,7 +171,7 @@ export function emitInsn(g: Gen, i: Insn, k: number, eip: number, next: number, 
     }
     case Op.XchgEG: {
       if (!mem) {
-        const a = g.val(g.reg(w, i.rm));
+        const a = g.copy(g.reg(w, i.rm));
         g.setReg(w, i.rm, g.val(g.reg(w, i.reg)));
         g.setReg(w, i.reg, a);
         break;
@@ -260,20 +259,19 @@ export function emitInsn(g: Gen, i: Insn, k: number, eip: number, next: number, 
     // ---------------------------------------------------------------- control transfer (last in a block)
     case Op.Jcc: {
       const t = relTarget(i, next);
-      const cond = g.cond(i.sub);
-      g.usesCsLimit = true;
-      g.emitF(`if (${cond}) { if (${t >>> 0} > csl) c.gp(0); eip = ${t}; } else eip = ${next};`);
+      if (t >>> 0 > g.csLimit) return fallback(g, i, k, eip, next, last, n); // #GP when taken
+      g.emit(`eip = ${g.cond(i.sub)} ? ${t} : ${next};`);
       return finish(g, last, k, n);
     }
     case Op.JmpRel: {
       const t = relTarget(i, next);
-      g.usesCsLimit = true;
-      g.emitF(`if (${t >>> 0} > csl) c.gp(0); eip = ${t};`);
+      if (t >>> 0 > g.csLimit) return fallback(g, i, k, eip, next, last, n);
+      g.emit(`eip = ${t};`);
       return finish(g, last, k, n);
     }
     case Op.Loop: {
       const t = relTarget(i, next);
-      g.usesCsLimit = true;
+      if (t >>> 0 > g.csLimit) return fallback(g, i, k, eip, next, last, n);
       const take = g.tmp();
       if (i.sub === 3) {
         g.emit(`${take} = ${i.a16 ? g.reg(2, 1) : g.reg(4, 1)} === 0;`);
@@ -289,35 +287,31 @@ export function emitInsn(g: Gen, i: Insn, k: number, eip: number, next: number, 
         const zf = i.sub === 0 ? ` && ${g.zf()} === 0` : i.sub === 1 ? ` && ${g.zf()} === 1` : "";
         g.emit(`${take} = ${cnt} !== 0${zf};`);
       }
-      // The count is committed before the target check, as in the interpreter (a #GP leaves ECX decremented).
-      g.emitF(`if (${take}) { if (${t >>> 0} > csl) c.gp(0); eip = ${t}; } else eip = ${next};`);
+      g.emit(`eip = ${take} ? ${t} : ${next};`);
       return finish(g, last, k, n);
     }
     case Op.CallRel: {
       const t = relTarget(i, next);
-      g.usesCsLimit = true;
-      g.emitF(`if (${t >>> 0} > csl) c.gp(0);`);
+      if (t >>> 0 > g.csLimit) return fallback(g, i, k, eip, next, last, n);
       g.push(String(next), w);
       g.emit(`eip = ${t};`);
       return finish(g, last, k, n);
     }
     case Op.Ret: {
       const t = g.peek(w, 0);
-      g.usesCsLimit = true;
-      g.emitF(`if (${t} >>> 0 > csl) c.gp(0); eip = ${t};`);
+      // A target beyond the CS limit: the interpreter raises #GP for it.
+      g.emit(`if (${t} >>> 0 > ${g.csLimit}) ${g.sideExit()} eip = ${t};`);
       g.addSp(w + i.imm);
       return finish(g, last, k, n);
     }
     case Op.JmpE: {
       const t = g.val(readE(g, i, w));
-      g.usesCsLimit = true;
-      g.emitF(`if (${t} >>> 0 > csl) c.gp(0); eip = ${t};`);
+      g.emit(`if (${t} >>> 0 > ${g.csLimit}) ${g.sideExit()} eip = ${t};`);
       return finish(g, last, k, n);
     }
     case Op.CallE: {
-      const t = g.val(readE(g, i, w));
-      g.usesCsLimit = true;
-      g.emitF(`if (${t} >>> 0 > csl) c.gp(0);`);
+      const t = g.copy(readE(g, i, w)); // CALL ESP: the target is ESP before the push
+      g.emit(`if (${t} >>> 0 > ${g.csLimit}) ${g.sideExit()}`);
       g.push(String(next), w);
       g.emit(`eip = ${t};`);
       return finish(g, last, k, n);
@@ -325,8 +319,6 @@ export function emitInsn(g: Gen, i: Insn, k: number, eip: number, next: number, 
     default:
       return fallback(g, i, k, eip, next, last, n);
   }
-  // A slow path that invalidated code, requested a stop or raised an interrupt ends the region after this instruction.
-  if (!last && g.slow) g.emit(`if (dirty) { ic += ${k + 1}; eip = ${next}; break loop; }`);
   return false;
 }
 

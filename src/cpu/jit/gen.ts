@@ -12,12 +12,6 @@
  */
 
 const MASK = [0, 255, 65535, 0, -1];
-/**
- * After a slow-path access (MMIO, a page walk setting A/D bits, a write to decoded code): the
- * interpreter stops after this instruction when code was invalidated, a device requested a stop
- * or raised an interrupt line (cpu.ts runBlock); the region then ends after it too.
- */
-export const SLOW_CHECK = "dirty = c.blockDirty || c.stopRequested || c.intr;";
 /** F.CF | F.AF | F.OF: the flags setFlagsResult takes explicitly. */
 const CF_AF_OF = 1 | 16 | 2048;
 
@@ -52,17 +46,15 @@ export class Gen {
   /** Bit r: guest register r is held in local `r<r>`. */
   regsUsed = 0;
   regsWritten = 0;
-  /**
-   * The current instruction has a slow path (a call that may run device code or invalidate code):
-   * it sets `dirty`, and the instruction ends the region when the CPU must stop after it.
-   */
-  slow = false;
+  /** Side exits: pairs (instruction index in its block, its EIP), indexed by the generated `x`. */
+  readonly exits: number[] = [];
+  private insnK = 0;
+  private insnEip = 0;
   /** Bit s: segment s has locals `s<s>` (base) and `f<s>` (flat, no checks). */
   segsUsed = 0;
   /** The lazy-flag locals are loaded / must be written back. */
   flagsUsed = false;
   flagsWritten = false;
-  usesCsLimit = false;
   usesStack = false;
   usesParity = false;
   /** Statically known ftop / fovr of the lazy-flag locals (-1: unknown). */
@@ -80,6 +72,8 @@ export class Gen {
     readonly stack32: boolean,
     /** Segments that are flat (base 0, 4 GiB, read/write data) at compile time. */
     readonly flat0: number,
+    /** CS limit (unsigned) at compile time, checked by the entry guard: branch targets are checked statically. */
+    readonly csLimit: number,
   ) {}
 
   emit(s: string): void {
@@ -89,6 +83,8 @@ export class Gen {
   /** Set the fault bookkeeping of instruction k at `eip` (emitted lazily: most register forms cannot fault). */
   beginInsn(k: number, eip: number): void {
     this.pendingFault = `k = ${k}; ke = ${eip};`;
+    this.insnK = k;
+    this.insnEip = eip;
   }
 
   /** Emit a statement that may fault: the fault handler then needs k/ke of this instruction. */
@@ -122,15 +118,34 @@ export class Gen {
   }
 
   /**
-   * `expr` as a stable name: itself when it is a literal or a temp (temps are assigned once),
-   * else a new temp. Register locals are copied: they may be reassigned before a later use
-   * (the symbolic flags of `sub eax, ebx` must see the old EAX).
+   * `expr` as a name: itself when it is a literal, a temp (assigned once) or a register local,
+   * else a new temp. A register local named here may be reassigned later in the instruction
+   * only through setReg, which keeps the symbolic flags right; use copy() for a snapshot.
    */
   val(expr: string): string {
+    if (/^(-?\d+|[tr]\d+)$/.test(expr)) return expr;
+    const t = this.tmp();
+    this.emit(`${t} = ${expr};`);
+    return t;
+  }
+
+  /** A temp holding the current value of `expr` (a register local is snapshotted). */
+  copy(expr: string): string {
     if (/^(-?\d+|t\d+)$/.test(expr)) return expr;
     const t = this.tmp();
     this.emit(`${t} = ${expr};`);
     return t;
+  }
+
+  /** Register local `name` is about to change: symbolic flags that name it get a snapshot. */
+  private clobber(name: string): void {
+    if (this.sym === Sym.None) return;
+    if (this.symA !== name && this.symB !== name && this.symR !== name) return;
+    const t = this.tmp();
+    this.emit(`${t} = ${name};`);
+    if (this.symA === name) this.symA = t;
+    if (this.symB === name) this.symB = t;
+    if (this.symR === name) this.symR = t;
   }
 
   // ------------------------------------------------------------------ registers
@@ -159,6 +174,7 @@ export class Gen {
 
   /** Statement for the interpreter's setReg(w, r, v). */
   setReg(w: number, r: number, v: string): void {
+    this.clobber(`r${w === 1 && r >= 4 ? r - 4 : r}`);
     if (w === 4) {
       this.use(r);
       this.regsWritten |= 1 << r;
@@ -182,6 +198,10 @@ export class Gen {
 
   /** Effective address of a ModRM memory operand (the interpreter's ea()). */
   ea(disp: number, base: number, index: number, scale: number, a16: boolean): string {
+    if (!a16 && disp === 0 && index < 0 && base >= 0) {
+      this.use(base);
+      return `r${base}`;
+    }
     let s = String(disp);
     if (base >= 0) {
       this.use(base);
@@ -211,62 +231,55 @@ export class Gen {
     return t;
   }
 
-  /** Read w bytes at linear `lin` (a name): the TLB fast path inline, readLin* otherwise. */
+  /**
+   * Leave the region before the current instruction (a "side exit"): the interpreter then
+   * executes it, with every slow case (TLB miss, page crossing, MMIO, a write to decoded code,
+   * A/D bits, a fault). Nothing of the instruction has been committed yet.
+   */
+  sideExit(): string {
+    const x = this.exits.length >>> 1;
+    this.exits.push(this.insnK, this.insnEip);
+    return `{ x = ${x}; break loop; }`;
+  }
+
+  /** Read w bytes at linear `lin` (a name) from RAM through the TLB; anything else is a side exit. */
   read(w: number, lin: string): string {
     const v = this.tmp();
-    const fast = `((e = tlb[${lin} >>> 12]) & rdm) === rdm`;
     const p = `(e & -4096) | (${lin} & 4095)`;
-    this.slow = true;
-    if (w === 1) this.emitF(`if (${fast}) ${v} = ram[${p}]; else { ${v} = c.readLin8(${lin}); ${SLOW_CHECK} }`);
+    const miss = `((e = tlb[${lin} >>> 12]) & rdm) !== rdm`;
+    if (w === 1) this.emit(`if (${miss}) ${this.sideExit()} ${v} = ram[${p}];`);
     else if (w === 2)
-      this.emitF(
-        `if ((${lin} & 4095) !== 4095 && ${fast}) ${v} = dv.getUint16(${p}, true); else { ${v} = c.readLin16(${lin}); ${SLOW_CHECK} }`,
-      );
-    else
-      this.emitF(
-        `if ((${lin} & 4095) <= 4092 && ${fast}) ${v} = dv.getInt32(${p}, true); else { ${v} = c.readLin32(${lin}); ${SLOW_CHECK} }`,
-      );
+      this.emit(`if ((${lin} & 4095) === 4095 || ${miss}) ${this.sideExit()} ${v} = dv.getUint16(${p}, true);`);
+    else this.emit(`if ((${lin} & 4095) > 4092 || ${miss}) ${this.sideExit()} ${v} = dv.getInt32(${p}, true);`);
     return v;
   }
 
-  /** Write w bytes at linear `lin`; a slow-path write may invalidate code: `dirty` then ends the block. */
+  /** Write w bytes at linear `lin` to RAM without decoded code; anything else is a side exit. */
   write(w: number, lin: string, v: string): void {
-    this.slow = true;
-    const fast = `((e = tlb[${lin} >>> 12]) & wrm) === wrm`;
     const p = `(e & -4096) | (${lin} & 4095)`;
-    if (w === 1) this.emitF(`if (${fast}) ram[${p}] = ${v}; else { c.writeLin8(${lin}, ${v}); ${SLOW_CHECK} }`);
+    const miss = `((e = tlb[${lin} >>> 12]) & wrm) !== wrm`;
+    if (w === 1) this.emit(`if (${miss}) ${this.sideExit()} ram[${p}] = ${v};`);
     else if (w === 2)
-      this.emitF(
-        `if ((${lin} & 4095) !== 4095 && ${fast}) dv.setUint16(${p}, ${v}, true); else { c.writeLin16(${lin}, ${v}); ${SLOW_CHECK} }`,
-      );
-    else
-      this.emitF(
-        `if ((${lin} & 4095) <= 4092 && ${fast}) dv.setInt32(${p}, ${v}, true); else { c.writeLin32(${lin}, ${v}); ${SLOW_CHECK} }`,
-      );
+      this.emit(`if ((${lin} & 4095) === 4095 || ${miss}) ${this.sideExit()} dv.setUint16(${p}, ${v}, true);`);
+    else this.emit(`if ((${lin} & 4095) > 4092 || ${miss}) ${this.sideExit()} dv.setInt32(${p}, ${v}, true);`);
   }
 
-  /**
-   * Read-modify-write: probe `lin` for writing first (no fault after this, as in the
-   * interpreter's rmwLin), then read. Returns [value, physical-address-or-minus-one].
-   */
+  /** Read-modify-write: the write permission is checked first (the interpreter's rmwLin). Returns [value, address]. */
   rmwRead(w: number, lin: string): [string, string] {
     const p = this.tmp();
     const v = this.tmp();
-    const lim = w === 1 ? "" : w === 2 ? `(${lin} & 4095) !== 4095 && ` : `(${lin} & 4095) <= 4092 && `;
-    this.emit(`${p} = ${lim}((e = tlb[${lin} >>> 12]) & wrm) === wrm ? (e & -4096) | (${lin} & 4095) : -1;`);
+    const cross = w === 1 ? "" : w === 2 ? `(${lin} & 4095) === 4095 || ` : `(${lin} & 4095) > 4092 || `;
     const get = w === 1 ? `ram[${p}]` : w === 2 ? `dv.getUint16(${p}, true)` : `dv.getInt32(${p}, true)`;
-    this.slow = true;
-    this.emitF(
-      `if (${p} >= 0) ${v} = ${get}; else { c.probeWrite(${lin}, ${w}); ${v} = c.readLin${w * 8}(${lin}); ${SLOW_CHECK} }`,
+    this.emit(
+      `if (${cross}((e = tlb[${lin} >>> 12]) & wrm) !== wrm) ${this.sideExit()} ${p} = (e & -4096) | (${lin} & 4095); ${v} = ${get};`,
     );
     return [v, p];
   }
 
-  rmwWrite(w: number, lin: string, p: string, v: string): void {
-    this.slow = true;
-    const set =
-      w === 1 ? `ram[${p}] = ${v}` : w === 2 ? `dv.setUint16(${p}, ${v}, true)` : `dv.setInt32(${p}, ${v}, true)`;
-    this.emitF(`if (${p} >= 0) ${set}; else { c.writeLin${w * 8}(${lin}, ${v}); ${SLOW_CHECK} }`);
+  rmwWrite(w: number, _lin: string, p: string, v: string): void {
+    this.emit(
+      w === 1 ? `ram[${p}] = ${v};` : w === 2 ? `dv.setUint16(${p}, ${v}, true);` : `dv.setInt32(${p}, ${v}, true);`,
+    );
   }
 
   // ------------------------------------------------------------------ stack
@@ -281,6 +294,7 @@ export class Gen {
 
   /** Statement: ESP/SP += n (the interpreter's addSp). */
   addSp(n: number): void {
+    this.clobber("r4");
     this.usesStack = true;
     this.use(4);
     this.regsWritten |= 1 << 4;
@@ -310,12 +324,20 @@ export class Gen {
     return `((${r} << ${sh}) >> ${sh})`;
   }
 
-  private setLazy(fcv: string, r: string, top: number): void {
+  /** Assign ftop/fovr unless the locals statically hold these values already. */
+  private topOvr(top: number, ovr: number): string {
+    let s = "";
+    if (this.kTop !== top) s += ` ftop = ${top};`;
+    if (this.kOvr !== ovr) s += ` fovr = ${ovr};`;
+    this.kTop = top;
+    this.kOvr = ovr;
+    return s;
+  }
+
+  private setLazy(fcv: string, r: string, top: number, ovr = 0): void {
     this.flagsUsed = true;
     this.flagsWritten = true;
-    this.emit(`fcv = ${fcv}; fres = ${this.sext(r, top)}; ftop = ${top}; fovr = 0;`);
-    this.kTop = top;
-    this.kOvr = 0;
+    this.emit(`fcv = ${fcv}; fres = ${this.sext(r, top)};${this.topOvr(top, ovr)}`);
   }
 
   flagsAdd(a: string, b: string, r: string, w: number, sym: boolean): void {
@@ -338,18 +360,15 @@ export class Gen {
     const top = w * 8 - 1;
     this.flagsUsed = true;
     this.flagsWritten = true;
-    this.emit(`fres = ${this.sext(r, top)}; ftop = ${top}; fovr = ${CF_AF_OF}; fbits = ${bits};`);
-    this.kTop = top;
-    this.kOvr = CF_AF_OF;
+    this.emit(`fres = ${this.sext(r, top)}; fbits = ${bits};${this.topOvr(top, CF_AF_OF)}`);
     this.setSym(Sym.Res, "", "", r, w);
   }
 
   /** INC/DEC keep CF: the interpreter sets the add/sub state, then fovr = CF, fbits = old CF. */
   flagsIncDec(inc: boolean, a: string, r: string, w: number): void {
     const cf = this.val(this.cf());
-    this.setLazy(inc ? `(${a} & 1) | ((${a} | 1) & ~${r})` : `(~${a} & 1) | ((~${a} ^ 1) & ${r})`, r, w * 8 - 1);
-    this.emit(`fovr = 1; fbits = ${cf};`);
-    this.kOvr = 1;
+    this.emit(`fbits = ${cf};`);
+    this.setLazy(inc ? `(${a} & 1) | ((${a} | 1) & ~${r})` : `(~${a} & 1) | ((~${a} ^ 1) & ${r})`, r, w * 8 - 1, 1);
     this.setSym(Sym.Res, "", "", r, w);
   }
 
