@@ -86,10 +86,14 @@ export function compareOne(c: GenCase, n: FpuResult, e: FpuResult): string[] {
   const what: string[] = [];
   approxRegs = 0;
   const fm = c.form;
-  if (n.exc !== e.exc) {
+  // A store that an unmasked x87 exception suppresses: Intel processors (and retrace, a P6)
+  // check nothing of its address; AMD processors still check the segment (#GP).
+  const suppressedStoreChecked = n.exc === 13 && e.exc === -1 && fm.rm === -2 && (u16(e.image, 4) & 0x80) !== 0;
+  if (n.exc !== e.exc && !suppressedStoreChecked) {
     what.push(`exception ${n.exc} vs ${e.exc}`);
     return what;
   }
+  if (suppressedStoreChecked) return what;
   if (n.exc >= 0 && n.eip !== e.eip) what.push(`eip ${hex(n.eip)} vs ${hex(e.eip)}`);
   if ((n.eflags & ARITH_FLAGS) !== (e.eflags & ARITH_FLAGS))
     what.push(`eflags ${hex(n.eflags & ARITH_FLAGS, 4)} vs ${hex(e.eflags & ARITH_FLAGS, 4)}`);
@@ -135,7 +139,11 @@ export function compareOne(c: GenCase, n: FpuResult, e: FpuResult): string[] {
   if (u16(ni, 8) !== u16(ei, 8)) what.push(`tw ${hex(u16(ni, 8), 4)} vs ${hex(u16(ei, 8), 4)}`);
   const fipN = new DataView(ni.buffer, ni.byteOffset).getUint32(12, true);
   const fipE = new DataView(ei.buffer, ei.byteOffset).getUint32(12, true);
-  if (fipN !== fipE) what.push(`fip ${hex(fipN)} vs ${hex(fipE)}`);
+  // After a fault the native environment went through the kernel's signal frame (XSAVE/XRSTOR),
+  // which on AMD processors keeps FIP only while an x87 exception is pending: zero there is the
+  // host's save path, not the instruction.
+  const fipLost = n.exc >= 0 && fipN === 0 && (u16(ni, 4) & 0x80) === 0;
+  if (fipN !== fipE && !fipLost) what.push(`fip ${hex(fipN)} vs ${hex(fipE)}`);
   return what;
 }
 
