@@ -170,12 +170,12 @@ export class Cpu implements CodeReader {
   /** `ram` for 16/32-bit little-endian accesses from compiled blocks. */
   readonly ramView: DataView;
   /**
-   * Default of `jitThreshold` for new CPUs (tests set 0 to compile every block). Off (-1) until
-   * compiled code stops after the exact instruction that raises an interrupt, requests a stop or
-   * sets an earlier deadline, as the interpreter does (src/cpu/cpu.ts runBlock): stopping at
-   * block ends makes capture and replay diverge. Enable with --jit-threshold N.
+   * Default of `jitThreshold` for new CPUs (tests set 0 to compile every block, -1 interprets).
+   * Compiled code stops after exactly the instruction the interpreter stops after (side exits,
+   * src/cpu/jit/compile.ts), so capture and replay agree whichever of the two ran; 200 measured
+   * best on the Linux boot (a block must run a few hundred times to repay its compilation).
    */
-  static defaultJitThreshold = -1;
+  static defaultJitThreshold = 200;
   /** Blocks executed more than this many times are compiled to JavaScript (src/cpu/jit); -1: never. */
   jitThreshold = Cpu.defaultJitThreshold;
   private readonly ramPages: number;

@@ -71,6 +71,20 @@ describe.skipIf(!have)("Linux guest", () => {
     expect(r.stderr).toMatch(/stopped: halt/);
   }, 1_000_000);
 
+  it("linuxImg_everyBlockCompiledAndInterpreted_runInstructionForInstructionAlike", async () => {
+    // Virtual clock: the run is a function of the image alone, so the compiler forced on for every
+    // block (threshold 0) and the plain interpreter (-1) must give the same instruction count and output.
+    const run = (t: string) =>
+      cli(["run", join(GUESTS, "linux.img"), "--clock", "virtual", "--jit-threshold", t, "--timeout", "1200"]);
+    const [compiled, interpreted] = await Promise.all([run("0"), run("-1")]);
+    const count = (stderr: string): string => /retrace: ([\d,]+) instructions/.exec(stderr)?.[1] ?? stderr;
+    expect(resultLines(compiled.stdout), compiled.stderr).toEqual(RESULTS);
+    expect(compiled.code, compiled.stderr).toBe(0);
+    expect(interpreted.code, interpreted.stderr).toBe(0);
+    expect(count(compiled.stderr)).toBe(count(interpreted.stderr));
+    expect(compiled.stdout).toBe(interpreted.stdout);
+  }, 2_500_000);
+
   it("directBoot_run_printsTheWorkloadResultsAndHalts", async () => {
     const r = await cli([
       "run",
