@@ -6,7 +6,8 @@
  * shared machine touch them all alike; the figures are medians over the rounds.
  *
  *   retrace run      `bin/retrace run <img> --clock virtual --timeout T`, a child process
- *   retrace capture  the same with `-o <tmp>/linux.log`
+ *   retrace capture  the same with `-o <tmp>/linux.log`; then once more with `--clock host` (the default
+ *                    clock), for the log's size per 1000 instructions with sync points
  *   retrace replay   `bin/retrace replay <log> --json`
  *   retrace expand   `bin/retrace expand <log> -o <tmp>/t.bin` (native format)
  *   v86              the npm package, in a child Node process, with Debian's SeaBIOS and VGA BIOS,
@@ -182,8 +183,9 @@ async function retraceGuest(
   image: string,
   timeout: number,
   log: string | null,
+  clock: "virtual" | "host" = "virtual",
 ): Promise<GuestSample> {
-  const argv = [retraceBin, kind, image, "--clock", "virtual", "--timeout", String(timeout)];
+  const argv = [retraceBin, kind, image, "--clock", clock, "--timeout", String(timeout)];
   if (log !== null) argv.push("-o", log);
   const w = await watch(process.execPath, argv, { timeoutSeconds: timeout + 120 });
   const s = parseSummary(w.stderr);
@@ -612,6 +614,9 @@ interface Samples {
   capture: GuestSample[];
   replay: ToolSample[];
   expand: ToolSample[];
+  /** Capture log bytes per 1000 instructions, per round: virtual clock, host clock. */
+  logVirtual: number[];
+  logHost: number[];
   v86: V86Sample[];
   qemu: GuestSample[];
   /** Why expansion was left out of some round, if it was. */
@@ -633,6 +638,20 @@ async function retraceCaptureRound(o: Options, tmp: string, tag: string, samples
   samples.capture.push(c);
   progress(`${tag} ${guestNote("retrace capture", c)}`);
   if (!existsSync(log)) return;
+  const perKilo = (file: string, s: GuestSample): number | null =>
+    existsSync(file) && s.instructions !== null ? (statSync(file).size * 1000) / s.instructions : null;
+  const v = perKilo(log, c);
+  if (v !== null) samples.logVirtual.push(v);
+  // The same boot captured with the host clock (the default): its log holds the sync points too.
+  const hostLog = resolve(tmp, "linux-host.log");
+  rmSync(hostLog, { force: true });
+  const h = await retraceGuest("capture", o.image, o.timeout, hostLog, "host");
+  const hv = perKilo(hostLog, h);
+  if (hv !== null) samples.logHost.push(hv);
+  progress(
+    `${tag} retrace capture --clock host: ${h.wall.toFixed(1)} s (${h.stopped}), log ${hv === null ? "?" : hv.toFixed(4)} bytes per 1000 instructions`,
+  );
+  rmSync(hostLog, { force: true });
   const rp = await retraceReplay(log, o.timeout);
   samples.replay.push(rp);
   progress(`${tag} retrace replay: ${rp.wall.toFixed(1)} s, ${rp.note}`);
@@ -652,7 +671,17 @@ async function retraceCaptureRound(o: Options, tmp: string, tag: string, samples
 
 /** All rounds; in each, every system once, in a fixed order. */
 async function collect(o: Options, v86: V86Setup | null, qemu: boolean): Promise<Samples> {
-  const samples: Samples = { run: [], capture: [], replay: [], expand: [], v86: [], qemu: [], expandSkipped: null };
+  const samples: Samples = {
+    run: [],
+    capture: [],
+    replay: [],
+    expand: [],
+    logVirtual: [],
+    logHost: [],
+    v86: [],
+    qemu: [],
+    expandSkipped: null,
+  };
   const tmp = mkdtempSync(resolve(tmpdir(), "retrace-bench-linux-"));
   try {
     for (let r = 0; r < o.rounds; r++) {
@@ -696,6 +725,8 @@ interface Report {
   /** retrace run's median time over the peer's, per marker (below 1: retrace is faster). */
   ratios: Record<string, { userspace: number | null; done: number | null }>;
   captureOverheadPercent: number | null;
+  /** Capture log bytes per 1000 instructions (medians), virtual and host clock. */
+  logBytesPerKiloInstruction: { virtual: number | null; host: number | null };
 }
 
 function makeReport(o: Options, samples: Samples, v86: V86Setup | string, qemu: string, qemuOk: boolean): Report {
@@ -738,6 +769,7 @@ function makeReport(o: Options, samples: Samples, v86: V86Setup | string, qemu: 
     },
     ratios,
     captureOverheadPercent: runRate !== null && capRate !== null ? (runRate / capRate - 1) * 100 : null,
+    logBytesPerKiloInstruction: { virtual: median(samples.logVirtual), host: median(samples.logHost) },
   };
 }
 
@@ -789,6 +821,11 @@ function printReport(r: Report): void {
   if (r.captureOverheadPercent !== null)
     out.push(
       `capture overhead        ${r.captureOverheadPercent.toFixed(1)} % (run's over capture's instructions/s, medians)`,
+    );
+  const lb = r.logBytesPerKiloInstruction;
+  if (lb.virtual !== null || lb.host !== null)
+    out.push(
+      `capture log             ${lb.host === null ? "?" : lb.host.toFixed(4)} bytes per 1000 instructions with the host clock, ${lb.virtual === null ? "?" : lb.virtual.toFixed(4)} with the virtual clock`,
     );
   if (r.systems.some((s) => s.instructionsNominal))
     out.push(

@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: retrace's performance figures. Reports; never fails CI.
  *
- *   cpu-loop     the CPU core on a CPU-bound guest (protected mode, paging on),
+ *   cpu-loop     the CPU core on a CPU-bound guest (protected mode, paging on), with the block
+ *                compiler at its default threshold and with the interpreter alone,
  *                instructions per second, median of several runs; the result is
  *                checked against a model computed here in TypeScript
  *   conformance  SingleStepTests 80286 vectors executed per second (if ../shared is present)
@@ -64,7 +65,8 @@ function cpuLoopModel(iters: number): number {
   return sum;
 }
 
-function benchCpuLoop(): { mips: number; instructions: number; seconds: number; ok: boolean } {
+/** The cpu-loop guest with the block compiler at `threshold` (-1: the interpreter alone). */
+function benchCpuLoop(threshold: number): { mips: number; instructions: number; seconds: number; ok: boolean } {
   const image = readFileSync(resolve(root, "fixtures/bench/cpuloop.bin"));
   const expected = cpuLoopModel(iterations);
   const samples: number[] = [];
@@ -73,6 +75,7 @@ function benchCpuLoop(): { mips: number; instructions: number; seconds: number; 
   for (let r = 0; r < runs; r++) {
     const mem = new PhysicalMemory({ ramBytes: 16 << 20 });
     const cpu = new Cpu(mem, new PortBus());
+    cpu.jitThreshold = threshold;
     cpu.enterFlat32(0);
     mem.ram.set(image, 0x10000);
     cpu.eip = 0x10000;
@@ -245,15 +248,19 @@ async function benchDemo(): Promise<{
   };
 }
 
-const loop = benchCpuLoop();
+const loop = benchCpuLoop(Cpu.defaultJitThreshold);
+const interp = benchCpuLoop(-1);
 const demo = args.includes("--no-demo") ? null : await benchDemo();
 const conf = args.includes("--no-conformance") ? null : await benchConformance();
 const expand = args.includes("--no-expand") ? null : await benchExpand();
 if (json) {
-  console.log(JSON.stringify({ cpuLoop: loop, demo, conformance: conf, expand }, null, 2));
+  console.log(JSON.stringify({ cpuLoop: loop, cpuLoopInterpreter: interp, demo, conformance: conf, expand }, null, 2));
 } else {
   console.log(
     `cpu-loop     ${loop.mips.toFixed(1)} M instructions/s (${loop.instructions.toLocaleString("en-US")} instructions, median of ${runs}: ${loop.seconds.toFixed(3)} s)${loop.ok ? "" : "  RESULT MISMATCH"}`,
+  );
+  console.log(
+    `cpu-loop     ${interp.mips.toFixed(1)} M instructions/s interpreted alone (--jit-threshold -1)${interp.ok ? "" : "  RESULT MISMATCH"}`,
   );
   if (demo === null) console.log("demo         skipped");
   else {
