@@ -171,11 +171,11 @@ export class Cpu implements CodeReader {
   readonly ramView: DataView;
   /**
    * Default of `jitThreshold` for new CPUs (tests set 0 to compile every block, -1 interprets).
-   * Compiled code stops after exactly the instruction the interpreter stops after (side exits,
-   * src/cpu/jit/compile.ts), so capture and replay agree whichever of the two ran; 200 measured
-   * best on the Linux boot (a block must run a few hundred times to repay its compilation).
+   * Off by default: a host-clock capture of the demo with serial input, compiled, once replayed
+   * one instruction off at its first checkpoint (seen once in a clean-clone CI run, not yet
+   * reproduced or explained). Enable with --jit-threshold N (200 is the best measured).
    */
-  static defaultJitThreshold = 200;
+  static defaultJitThreshold = -1;
   /** Blocks executed more than this many times are compiled to JavaScript (src/cpu/jit); -1: never. */
   jitThreshold = Cpu.defaultJitThreshold;
   private readonly ramPages: number;
