@@ -172,8 +172,8 @@ export class Cpu implements CodeReader {
   /**
    * Default of `jitThreshold` for new CPUs (tests set 0 to compile every block, -1 interprets).
    * Off by default: a host-clock capture of the demo with serial input, compiled, once replayed
-   * one instruction off at its first checkpoint (seen once in a clean-clone CI run, not yet
-   * reproduced or explained). Enable with --jit-threshold N (200 is the best measured).
+   * one instruction off at its first checkpoint (1 run in 3 of test/cli/capture-replay.test.ts
+   * under load; not yet explained). Enable with --jit-threshold N (200 is the best measured).
    */
   static defaultJitThreshold = -1;
   /** Blocks executed more than this many times are compiled to JavaScript (src/cpu/jit); -1: never. */
