@@ -507,11 +507,15 @@ export class Cpu implements CodeReader {
     else for (let i = 0; i < this.tlbCount; i++) this.tlb[this.tlbFilled[i]] = 0;
     this.tlbCount = 0;
     this.tlbEpoch++;
+    // Decoded blocks ahead may now be mapped elsewhere: the run loop (and compiled code, which
+    // only checks its pages when it enters them) must look the next one up again.
+    this.blockDirty = true;
   }
 
   invlpg(lin: number): void {
     this.tlb[lin >>> 12] = 0;
     this.tlbEpoch++;
+    this.blockDirty = true;
   }
 
   private tlbFill(page: number, phys: number, bits: number): void {

@@ -60,7 +60,7 @@ export async function runMachine(
       // input or a stop request ends the wait early.
       for (;;) {
         const ms = Math.min(20, session.aheadNs(m) / 1e6);
-        if (ms <= 0 || m.pendingSerial() > 0 || stop.requested !== null) break;
+        if (ms <= 0 || m.canDeliverSerial() || stop.requested !== null) break;
         await sleep(ms);
       }
       session.resumeAfterWait(m);

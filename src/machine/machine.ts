@@ -30,7 +30,7 @@ import { type GuestClock, Scheduler } from "../time/scheduler.ts";
 import { type DirectBoot, type KernelLayout, loadDirectBoot } from "./linux-boot.ts";
 
 /** What the machine does when the guest halts with interrupts enabled (see Machine.onHalt). */
-export type HaltAction = "resume" | "resume-wait" | "wait" | "end";
+export type HaltAction = "resume" | "wait" | "end";
 
 export type EndReason = "halt" | "poweroff" | "reset" | "until" | "limit" | "timeout" | "interrupted" | "error";
 
@@ -235,6 +235,11 @@ export class Machine implements GuestClock {
     return this.serialQueue.length;
   }
 
+  /** Queued input that the UART has room for now. */
+  canDeliverSerial(): boolean {
+    return this.serialQueue.length > 0 && this.uart.rxSpace() > 0;
+  }
+
   /** The bytes the last deliverSerial() moved into the UART. */
   readonly lastDelivered: number[] = [];
 
@@ -284,7 +289,7 @@ export class Machine implements GuestClock {
           this.end("halt");
           break;
         }
-        if (action === "wait" || action === "resume-wait") {
+        if (action === "wait") {
           this.waitingForHost = true;
           break;
         }
@@ -313,7 +318,6 @@ export class Machine implements GuestClock {
   /**
    * Called when the guest halts with interrupts enabled; `dueNs` is the next device deadline
    * (Infinity: none). The session may move guest time itself, then answers: "resume" (go on),
-   * "resume-wait" (go on after the host has waited: time moved, the host lets real time catch up),
    * "wait" (return to the host, which waits for input or time), "end" (nothing can wake the guest).
    * Without a session: skip to the deadline, or end when there is none.
    */

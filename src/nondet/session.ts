@@ -81,8 +81,13 @@ export class TimeLine {
   }
 }
 
+/** A source of host time in nanoseconds since the session began. */
+export interface HostClock {
+  nowNs(): number;
+}
+
 /** Host time source for live and capture sessions (the only host-time reader besides src/host). */
-export class HostTime {
+export class HostTime implements HostClock {
   private readonly start = process.hrtime.bigint();
   nowNs(): number {
     return Number(process.hrtime.bigint() - this.start);
@@ -93,17 +98,19 @@ export class HostTime {
 export class LiveSession implements Session {
   readonly replaying = false;
   protected readonly time = new TimeLine();
-  protected readonly host = new HostTime();
   private lastSync = 0;
-  private waitingForInput = false;
+  /** While the host waits for the idle guest: the deadline it waits for (Infinity: only input can wake it). */
+  private idleDue: number | null = null;
 
-  constructor(readonly clock: ClockMode) {}
+  /** `host` is the host's clock; tests pass a simulated one to replay host timing at will. */
+  constructor(
+    readonly clock: ClockMode,
+    protected readonly host: HostClock = new HostTime(),
+  ) {}
 
   boundary(m: Machine): number {
-    // While the guest is halted nothing is synced or delivered: a halted machine moves only by
-    // deterministic skips to device deadlines, so each instruction count carries at most one group
-    // of logged events and replay applies them at the same point (input waits for the wake-up, or,
-    // with no deadline at all, goes through resumeAfterWait).
+    // While the guest is halted nothing is synced or delivered here: input reaching an idle guest
+    // goes through resumeAfterWait (see onHalt), the only place replay can put it back exactly.
     if (m.cpu.halted) return m.icount + HOST_POLL_INSNS;
     if (this.clock === "host") {
       const h = this.host.nowNs();
@@ -124,30 +131,49 @@ export class LiveSession implements Session {
     return m.deliverSerial();
   }
 
+  /**
+   * The guest idles at one instruction count, possibly for many rounds (each: due tasks run, then
+   * this). A round either skips guest time to the next deadline (deterministic, not logged) or
+   * lets the host wait; input arriving during the wait is delivered at that count, after a halt
+   * event that sets guest time to the host time of its arrival (host clock). Input is delivered
+   * only while host time is still before the deadline, so replay tells the two apart from the
+   * log alone: a halt event earlier than the deadline comes first, else the skip (ReplaySession.onHalt).
+   */
   onHalt(m: Machine, dueNs: number): HaltAction {
-    if (dueNs === Number.POSITIVE_INFINITY) {
+    if (this.clock === "virtual") {
+      if (dueNs !== Number.POSITIVE_INFINITY) {
+        this.time.skip(m, dueNs);
+        return "resume";
+      }
       // Nothing scheduled: only input can wake the guest.
-      if (this.clock === "virtual") return m.pendingSerial() > 0 ? "wait" : "end";
-      this.waitingForInput = true;
+      if (!m.canDeliverSerial()) return "end";
+      this.idleDue = dueNs;
       return "wait";
     }
-    // Jump to the deadline (deterministic: not logged). With the host clock the host then waits
-    // until real time has caught up with guest time, so the guest still runs at host speed.
-    this.time.skip(m, dueNs);
-    return this.clock === "host" ? "resume-wait" : "resume";
+    if (dueNs !== Number.POSITIVE_INFINITY && Math.floor(this.host.nowNs()) >= dueNs) {
+      // Host time has reached the deadline: jump to it.
+      this.time.skip(m, dueNs);
+      return "resume";
+    }
+    this.idleDue = dueNs;
+    return "wait";
   }
 
-  /** Host nanoseconds guest time is ahead of host time (how long the host should wait). */
-  aheadNs(m: Machine): number {
-    if (this.waitingForInput) return 2_000_000;
-    return this.clock === "host" ? m.nowNs() - this.host.nowNs() : 0;
+  /** How long the host should wait before resumeAfterWait (input arriving ends the wait early). */
+  aheadNs(_m: Machine): number {
+    if (this.idleDue === null || this.clock === "virtual") return 0;
+    if (this.idleDue === Number.POSITIVE_INFINITY) return 2_000_000; // poll for input
+    return this.idleDue - this.host.nowNs();
   }
 
   resumeAfterWait(m: Machine): void {
-    if (this.clock === "host" && this.waitingForInput) {
-      // The guest waited for input with no deadline: its clock moves to host time, logged as a halt.
-      this.waitingForInput = false;
+    const due = this.idleDue;
+    this.idleDue = null;
+    if (due === null || !m.canDeliverSerial()) return;
+    if (this.clock === "host") {
       const h = Math.floor(this.host.nowNs());
+      if (h >= due) return; // the deadline came first: the next round skips to it, then delivers
+      // Guest time moves to the host time the input arrived at (never backwards), logged as a halt.
       this.lastSync = h;
       this.doHalt(m, h);
     }
@@ -173,8 +199,9 @@ export class CaptureSession extends LiveSession {
     private readonly writer: LogWriter,
     readonly checkpointInterval: number,
     m: Machine,
+    host?: HostClock,
   ) {
-    super(clock);
+    super(clock, host);
     this.nextCheck = checkpointInterval > 0 ? checkpointInterval : Number.POSITIVE_INFINITY;
     m.serialListeners.push((b) => {
       this.serialHash.update(Uint8Array.of(b));
@@ -288,13 +315,21 @@ export class ReplaySession implements Session {
 
   /** Apply every event logged at exactly m.icount. */
   private applyDue(m: Machine): void {
+    this.applyAt(m, false);
+  }
+
+  /**
+   * Apply events logged at m.icount: all of them, or with `group` one idle round's worth (up to
+   * and including the first input event; LiveSession.onHalt). Returns false on a divergence.
+   */
+  private applyAt(m: Machine, group: boolean): boolean {
     const ev = this.events;
     while (this.i < ev.length) {
       const e = ev[this.i];
-      if (e.icount > m.icount) return;
+      if (e.icount > m.icount) return true;
       if (e.icount < m.icount) {
         this.diverge(m, `the log has a ${e.kind} event at instruction ${e.icount} that replay passed without stopping`);
-        return;
+        return false;
       }
       this.i++;
       switch (e.kind) {
@@ -309,8 +344,9 @@ export class ReplaySession implements Session {
           const n = m.deliverSerial();
           if (n !== e.data.length) {
             this.diverge(m, `the UART accepted ${n} of ${e.data.length} logged input bytes`);
-            return;
+            return false;
           }
+          if (group) return true;
           break;
         }
         case "check":
@@ -319,6 +355,17 @@ export class ReplaySession implements Session {
         default:
           break;
       }
+      if (this.divergence !== null) return false;
+    }
+    return true;
+  }
+
+  /** Checkpoints logged at m.icount (state only: they may be applied at any moment at that count). */
+  private applyChecks(m: Machine): void {
+    const ev = this.events;
+    while (this.i < ev.length && ev[this.i].icount === m.icount && ev[this.i].kind === "check") {
+      this.check(m, ev[this.i++] as CheckEvent);
+      if (this.divergence !== null) return;
     }
   }
 
@@ -338,22 +385,40 @@ export class ReplaySession implements Session {
   }
 
   boundary(m: Machine): number {
-    this.applyDue(m);
+    if (m.cpu.halted) {
+      // Events logged while the guest idled belong to the idle rounds (onHalt), not to this call.
+      this.applyChecks(m);
+      const e = this.events[this.i];
+      if (e !== undefined && e.icount === m.icount && m.cpu.intr && this.divergence === null) {
+        // The capture never logs more for an idle count once an interrupt is due to wake the guest.
+        this.diverge(m, `the log has a ${e.kind} event at instruction ${e.icount} after the guest was woken`);
+      }
+      if (e !== undefined && e.icount < m.icount) {
+        this.diverge(m, `the log has a ${e.kind} event at instruction ${e.icount} that replay passed without stopping`);
+      }
+    } else this.applyDue(m);
     const e = this.events[this.i];
     return e === undefined ? this.endIcount : Math.min(e.icount, this.endIcount);
   }
 
   onHalt(m: Machine, dueNs: number): HaltAction {
+    this.applyChecks(m);
+    if (this.divergence !== null) return "end";
+    const e = this.events[this.i];
+    if (e !== undefined && e.icount < m.icount) {
+      this.diverge(m, `the log has a ${e.kind} event at instruction ${e.icount} that replay passed without stopping`);
+      return "end";
+    }
+    // As in capture (LiveSession.onHalt): the next idle round's events if the capture delivered
+    // them before the deadline (a halt event earlier than it, or no deadline at all), else the skip.
+    const here = e !== undefined && e.icount === m.icount;
+    if (here && (dueNs === Number.POSITIVE_INFINITY || (e.kind === "halt" && e.ns < dueNs))) {
+      return this.applyAt(m, true) ? "resume" : "end";
+    }
     if (dueNs !== Number.POSITIVE_INFINITY) {
-      // As in capture: skip first; events logged at this count after the skip are applied by the
-      // boundary call that follows.
       this.time.skip(m, dueNs);
       return "resume";
     }
-    this.applyDue(m);
-    if (this.divergence !== null) return "end";
-    // No deadline: the capture waited for input; the log's events at this count (applied above) wake it.
-    if (m.cpu.intr) return "resume";
     if (m.icount >= this.endIcount) return "end";
     this.diverge(m, "the guest idles here but the log has no event to wake it");
     return "end";
