@@ -171,11 +171,9 @@ export class Cpu implements CodeReader {
   readonly ramView: DataView;
   /**
    * Default of `jitThreshold` for new CPUs (tests set 0 to compile every block, -1 interprets).
-   * Off by default: a host-clock capture of the demo with serial input, compiled, once replayed
-   * one instruction off at its first checkpoint (1 run in 3 of test/cli/capture-replay.test.ts
-   * under load; not yet explained). Enable with --jit-threshold N (200 is the best measured).
+   * 200 measured best on the Linux boot; --jit-threshold N sets it.
    */
-  static defaultJitThreshold = -1;
+  static defaultJitThreshold = 200;
   /** Blocks executed more than this many times are compiled to JavaScript (src/cpu/jit); -1: never. */
   jitThreshold = Cpu.defaultJitThreshold;
   private readonly ramPages: number;
