@@ -75,8 +75,12 @@ const SPAN_PAGES = 8;
  * Region size limits. V8 never optimises a function above 60 KiB of bytecode (PERFORMANCE.md);
  * generated code measures about 0.55 bytes of bytecode per source character, so regions stay
  * below MAX_REGION_SOURCE characters (the coldest blocks are left out until they fit).
+ * MAX_REGION_INSNS: V8 also waits longer before optimising a bigger function (its tick budget
+ * grows with the bytecode size), and kernel code moves on before a big region pays for itself.
+ * On the Linux boot 150 took 49.5-57.7 s where 600 took 57.5-69.7 s (virtual clock, AMD EPYC,
+ * two or three runs each); the decompressor alone is the same with either.
  */
-const MAX_REGION_INSNS = 600;
+const MAX_REGION_INSNS = 150;
 const MAX_REGION_SOURCE = 90_000;
 
 /** Statistics for tests and the bench. */
