@@ -176,6 +176,8 @@ interface GuestSample {
   /** Why the run ended: retrace's `stopped:` reason, or how the peer process ended. */
   stopped: string;
   lastLine: string;
+  /** capture only: the share of its run spent on logging and checkpoints (its own measurement). */
+  ownWorkPercent?: number | null;
 }
 
 async function retraceGuest(
@@ -189,7 +191,9 @@ async function retraceGuest(
   if (log !== null) argv.push("-o", log);
   const w = await watch(process.execPath, argv, { timeoutSeconds: timeout + 120 });
   const s = parseSummary(w.stderr);
+  const own = w.stderr.match(/logging and checkpoints took ([\d.]+) s \(([\d.]+) % of the run\)/);
   const sample: GuestSample = {
+    ownWorkPercent: own === null ? null : Number(own[2]),
     userspace: w.userspace,
     done: w.done,
     wall: w.wall,
@@ -617,6 +621,9 @@ interface Samples {
   /** Capture log bytes per 1000 instructions, per round: virtual clock, host clock. */
   logVirtual: number[];
   logHost: number[];
+  /** Capture's own work (logging, checkpoints) as % of its run, per round: virtual and host clock. */
+  ownVirtual: number[];
+  ownHost: number[];
   v86: V86Sample[];
   qemu: GuestSample[];
   /** Why expansion was left out of some round, if it was. */
@@ -648,8 +655,10 @@ async function retraceCaptureRound(o: Options, tmp: string, tag: string, samples
   const h = await retraceGuest("capture", o.image, o.timeout, hostLog, "host");
   const hv = perKilo(hostLog, h);
   if (hv !== null) samples.logHost.push(hv);
+  if (c.ownWorkPercent != null) samples.ownVirtual.push(c.ownWorkPercent);
+  if (h.ownWorkPercent != null) samples.ownHost.push(h.ownWorkPercent);
   progress(
-    `${tag} retrace capture --clock host: ${h.wall.toFixed(1)} s (${h.stopped}), log ${hv === null ? "?" : hv.toFixed(4)} bytes per 1000 instructions`,
+    `${tag} retrace capture --clock host: ${h.wall.toFixed(1)} s (${h.stopped}), log ${hv === null ? "?" : hv.toFixed(4)} bytes per 1000 instructions, logging and checkpoints ${h.ownWorkPercent ?? "?"} % of the run (virtual clock: ${c.ownWorkPercent ?? "?"} %)`,
   );
   rmSync(hostLog, { force: true });
   const rp = await retraceReplay(log, o.timeout);
@@ -678,6 +687,8 @@ async function collect(o: Options, v86: V86Setup | null, qemu: boolean): Promise
     expand: [],
     logVirtual: [],
     logHost: [],
+    ownVirtual: [],
+    ownHost: [],
     v86: [],
     qemu: [],
     expandSkipped: null,
@@ -725,6 +736,8 @@ interface Report {
   /** retrace run's median time over the peer's, per marker (below 1: retrace is faster). */
   ratios: Record<string, { userspace: number | null; done: number | null }>;
   captureOverheadPercent: number | null;
+  /** Capture's own work (logging and checkpoints, timed inside capture) as % of its run: medians. */
+  captureOwnWorkPercent: { virtual: number | null; host: number | null };
   /** Capture log bytes per 1000 instructions (medians), virtual and host clock. */
   logBytesPerKiloInstruction: { virtual: number | null; host: number | null };
 }
@@ -769,6 +782,7 @@ function makeReport(o: Options, samples: Samples, v86: V86Setup | string, qemu: 
     },
     ratios,
     captureOverheadPercent: runRate !== null && capRate !== null ? (runRate / capRate - 1) * 100 : null,
+    captureOwnWorkPercent: { virtual: median(samples.ownVirtual), host: median(samples.ownHost) },
     logBytesPerKiloInstruction: { virtual: median(samples.logVirtual), host: median(samples.logHost) },
   };
 }
@@ -821,6 +835,11 @@ function printReport(r: Report): void {
   if (r.captureOverheadPercent !== null)
     out.push(
       `capture overhead        ${r.captureOverheadPercent.toFixed(1)} % (run's over capture's instructions/s, medians)`,
+    );
+  const ow = r.captureOwnWorkPercent;
+  if (ow.virtual !== null || ow.host !== null)
+    out.push(
+      `capture's own work      ${ow.host === null ? "?" : ow.host.toFixed(2)} % of the run with the host clock, ${ow.virtual === null ? "?" : ow.virtual.toFixed(2)} % with the virtual clock (logging and checkpoints, timed inside capture: the overhead without the noise)`,
     );
   const lb = r.logBytesPerKiloInstruction;
   if (lb.virtual !== null || lb.host !== null)

@@ -176,6 +176,7 @@ async function benchDemo(): Promise<{
   runMips: number;
   captureMips: number;
   captureOverheadPercent: number;
+  captureOwnWorkPercent: number;
   hostLogBytesPerKiloInstruction: number;
   replayMips: number;
 } | null> {
@@ -205,23 +206,30 @@ async function benchDemo(): Promise<{
     const writer = capture ? new LogWriter(header(clock), (b) => chunks.push(b.slice())) : null;
     const session = writer !== null ? new CaptureSession(clock, writer, 10_000_000, m) : new LiveSession(clock);
     const r = await runMachine(m, session, opts, noStop);
-    if (writer !== null) (session as InstanceType<typeof CaptureSession>).finish(m, r.reason, r.seconds * 1000);
+    let own = 0;
+    if (writer !== null) {
+      const cs = session as InstanceType<typeof CaptureSession>;
+      cs.finish(m, r.reason, r.seconds * 1000);
+      own = cs.ownNs / 1e9;
+    }
     const log = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
     let o = 0;
     for (const c of chunks) {
       log.set(c, o);
       o += c.length;
     }
-    return { seconds: r.seconds, instructions: r.instructions, log };
+    return { seconds: r.seconds, instructions: r.instructions, log, own };
   };
   const runT: number[] = [];
   const capT: number[] = [];
+  const ownShare: number[] = [];
   let instructions = 0;
   for (let k = 0; k < runs; k++) {
     const a = await once(false, "virtual");
     const b = await once(true, "virtual");
     runT.push(a.seconds);
     capT.push(b.seconds);
+    ownShare.push((b.own / b.seconds) * 100);
     instructions = a.instructions;
   }
   const host = await once(true, "host");
@@ -243,6 +251,7 @@ async function benchDemo(): Promise<{
     runMips: instructions / run / 1e6,
     captureMips: instructions / cap / 1e6,
     captureOverheadPercent: ((cap - run) / run) * 100,
+    captureOwnWorkPercent: median(ownShare),
     hostLogBytesPerKiloInstruction: (host.log.length * 1000) / host.instructions,
     replayMips: r.instructions / r.seconds / 1e6,
   };
@@ -267,7 +276,7 @@ if (json) {
   if (demo === null) console.log("demo         skipped");
   else {
     console.log(
-      `demo         run ${demo.runMips.toFixed(1)} M/s, capture ${demo.captureMips.toFixed(1)} M/s (overhead ${demo.captureOverheadPercent.toFixed(1)} %), replay ${demo.replayMips.toFixed(1)} M/s; host-clock log ${demo.hostLogBytesPerKiloInstruction.toFixed(4)} bytes per 1000 instructions (${(demo.instructions / 1e6).toFixed(1)}M instructions, median of ${runs})`,
+      `demo         run ${demo.runMips.toFixed(1)} M/s, capture ${demo.captureMips.toFixed(1)} M/s (overhead ${demo.captureOverheadPercent.toFixed(1)} %; logging and checkpoints ${demo.captureOwnWorkPercent.toFixed(2)} % of the capture), replay ${demo.replayMips.toFixed(1)} M/s; host-clock log ${demo.hostLogBytesPerKiloInstruction.toFixed(4)} bytes per 1000 instructions (${(demo.instructions / 1e6).toFixed(1)}M instructions, median of ${runs})`,
     );
   }
   if (conf === null)

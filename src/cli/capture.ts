@@ -25,12 +25,20 @@ export function sha256(data: Uint8Array): string {
   return createHash("sha256").update(data).digest("hex");
 }
 
+/** The capture's second summary line: log size and the time spent on capture's own work. */
+export function formatLogSummary(bytes: number, instructions: number, ownSeconds: number, seconds: number): string {
+  const perK = instructions > 0 ? (bytes * 1000) / instructions : 0;
+  const share = seconds > 0 ? (ownSeconds / seconds) * 100 : 0;
+  return `retrace: log ${bytes.toLocaleString("en-US")} bytes (${perK.toFixed(4)} bytes per 1000 instructions); logging and checkpoints took ${ownSeconds.toFixed(3)} s (${share.toFixed(2)} % of the run)\n`;
+}
+
 export async function captureCommand(disk: string | undefined, opts: CaptureCliOptions): Promise<number> {
   const { bios, biosPath, image, diskPath, directBoot, kernelPath, initrdPath } = loadMachineInputs(disk, opts);
   // The virtual clock makes the whole run a function of its inputs, so the RTC starts at a fixed time too.
   const epochMs = opts.clock === "virtual" ? (opts.startTime ?? VIRTUAL_EPOCH_MS) : (opts.startTime ?? Date.now());
   const m = new Machine({ ramBytes: opts.memory * 1024 * 1024, bios, disk: image, epochMs, directBoot });
   const fd = openOut(opts.out);
+  let logBytes = 0;
   const writer = new LogWriter(
     {
       retraceVersion: RETRACE_VERSION,
@@ -63,6 +71,7 @@ export async function captureCommand(disk: string | undefined, opts: CaptureCliO
     },
     (bytes) => {
       writeSync(fd, bytes);
+      logBytes += bytes.length;
     },
   );
   fsyncSync(fd);
@@ -90,6 +99,7 @@ export async function captureCommand(disk: string | undefined, opts: CaptureCliO
   }
   if (!opts.quiet) {
     process.stderr.write(formatSummary(result.instructions, result.seconds, result.reason));
+    process.stderr.write(formatLogSummary(logBytes, result.instructions, session.ownNs / 1e9, result.seconds));
   }
   return exitCodeFor(result.reason);
 }

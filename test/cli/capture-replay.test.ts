@@ -102,6 +102,20 @@ describe.skipIf(!haveBios)("capture and replay of the demo", () => {
     expect(r.stdout).toMatch(/replay matches/);
   }, 120_000);
 
+  it("capture_summary_givesLogSizeAndItsOwnShareOfTheRun", async () => {
+    const out = join(dir, "summary.log");
+    const r = await cli(["capture", "--clock", "virtual", "-o", out]);
+    expect(r.code, r.stderr).toBe(0);
+    const m = r.stderr.match(/log ([\d,]+) bytes \(([\d.]+) bytes per 1000 instructions\); logging and checkpoints took ([\d.]+) s \(([\d.]+) % of the run\)/);
+    expect(m, r.stderr).not.toBeNull();
+    const bytes = Number(m![1].replaceAll(",", ""));
+    expect(bytes).toBe(readFileSync(out).length);
+    const n = Number(r.stderr.match(/([\d,]+) instructions in/)![1].replaceAll(",", ""));
+    expect(Number(m![2])).toBeCloseTo((bytes * 1000) / n, 3);
+    expect(Number(m![3])).toBeGreaterThan(0); // the final checkpoint hashes all of RAM: never free
+    expect(Number(m![4])).toBeLessThan(100);
+  }, 120_000);
+
   it("replay_alteredCheckpoint_reportsDivergenceAtThatCheckpoint", async () => {
     const bad = join(dir, "bad-check.log");
     let at = -1;

@@ -180,6 +180,9 @@ describe("LogWriter", () => {
     { kind: "value", icount: 0, site: "", value: 1 },
     { kind: "nope", icount: 0 },
     { kind: "sync", icount: 0, ns: 0, extra: 1 },
+    { kind: "halt", icount: 0, ns: -5 },
+    { kind: "sync", icount: 0, ns: "7" },
+    { kind: "halt", icount: Number.NaN, ns: 0 },
   ])("push_invalidEvent_$kind_throwsTypeError", (bad) => {
     const w = new LogWriter(HEADER, sink);
     expect(() => w.push(bad as unknown as LogEvent)).toThrow(TypeError);
