@@ -106,7 +106,9 @@ describe.skipIf(!haveBios)("capture and replay of the demo", () => {
     const out = join(dir, "summary.log");
     const r = await cli(["capture", "--clock", "virtual", "-o", out]);
     expect(r.code, r.stderr).toBe(0);
-    const m = r.stderr.match(/log ([\d,]+) bytes \(([\d.]+) bytes per 1000 instructions\); logging and checkpoints took ([\d.]+) s \(([\d.]+) % of the run\)/);
+    const m = r.stderr.match(
+      /log ([\d,]+) bytes \(([\d.]+) bytes per 1000 instructions\); logging and checkpoints took ([\d.]+) s \(([\d.]+) % of the run\)/,
+    );
     expect(m, r.stderr).not.toBeNull();
     const bytes = Number(m![1].replaceAll(",", ""));
     expect(bytes).toBe(readFileSync(out).length);
