@@ -6,22 +6,12 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type LogEvent, LogWriter, readLog } from "../../src/log/index.ts";
+import { rng } from "../nondet/simulated-host.ts";
 import { cli, ROOT, startCli, tempDir } from "./helpers.ts";
 
 const dir = tempDir("cap");
 const BIOS = join(ROOT, "src/firmware/bios.bin");
 const haveBios = existsSync(BIOS);
-
-/** Deterministic pseudo-random numbers for input timing (xorshift32). */
-function rng(seed: number): () => number {
-  let s = seed | 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 4294967296;
-  };
-}
 
 /** Capture the demo with the host clock, typing `text` at random moments. */
 async function captureWithInput(out: string, seed: number, text: string) {

@@ -49,12 +49,15 @@ class SimulatedHost implements HostClock {
   }
 }
 
-const BIOS = readFileSync(DEFAULT_BIOS);
-const DEMO = readFileSync(DEMO_DISK);
 const EPOCH_MS = 946_684_800_000;
 
 function demoMachine(epochMs: number): Machine {
-  return new Machine({ ramBytes: 128 * 1024 * 1024, bios: BIOS, disk: DEMO, epochMs });
+  return new Machine({
+    ramBytes: 128 * 1024 * 1024,
+    bios: readFileSync(DEFAULT_BIOS),
+    disk: readFileSync(DEMO_DISK),
+    epochMs,
+  });
 }
 
 /** runner.ts's loop without the event loop: `between` runs where the host would take its turn. */
