@@ -234,7 +234,7 @@ export class CaptureSession extends LiveSession {
       this.nextFlushIcount = m.icount + VIRTUAL_FLUSH_INSNS;
       this.writer.flush();
     }
-    this.ownNs += Number(process.hrtime.bigint() - t0);
+    this.addOwn(t0);
     return Math.min(next, this.nextCheck, this.clock === "host" ? next : this.nextFlushIcount);
   }
 
@@ -242,7 +242,11 @@ export class CaptureSession extends LiveSession {
   private log(e: LogEvent): void {
     const t0 = process.hrtime.bigint();
     this.writer.push(e);
-    this.ownNs += Number(process.hrtime.bigint() - t0);
+    this.addOwn(t0);
+  }
+
+  private addOwn(since: bigint): void {
+    this.ownNs += Number(process.hrtime.bigint() - since);
   }
 
   protected override doSync(m: Machine, ns: number): void {
@@ -282,7 +286,7 @@ export class CaptureSession extends LiveSession {
       durationMs: Math.max(0, Math.round(durationMs)),
       serial: { digest: this.serialDigest(), bytes: this.serialBytes },
     });
-    this.ownNs += Number(process.hrtime.bigint() - t0);
+    this.addOwn(t0);
     return t;
   }
 }
@@ -343,10 +347,7 @@ export class ReplaySession implements Session {
     while (this.i < ev.length) {
       const e = ev[this.i];
       if (e.icount > m.icount) return true;
-      if (e.icount < m.icount) {
-        this.diverge(m, `the log has a ${e.kind} event at instruction ${e.icount} that replay passed without stopping`);
-        return false;
-      }
+      if (this.passed(m)) return false;
       this.i++;
       switch (e.kind) {
         case "sync":
@@ -373,6 +374,14 @@ export class ReplaySession implements Session {
       }
       if (this.divergence !== null) return false;
     }
+    return true;
+  }
+
+  /** The next event lies before m.icount: replay went past it (a divergence). */
+  private passed(m: Machine): boolean {
+    const e = this.events[this.i];
+    if (e === undefined || e.icount >= m.icount) return false;
+    this.diverge(m, `the log has a ${e.kind} event at instruction ${e.icount} that replay passed without stopping`);
     return true;
   }
 
@@ -409,9 +418,7 @@ export class ReplaySession implements Session {
         // The capture never logs more for an idle count once an interrupt is due to wake the guest.
         this.diverge(m, `the log has a ${e.kind} event at instruction ${e.icount} after the guest was woken`);
       }
-      if (e !== undefined && e.icount < m.icount) {
-        this.diverge(m, `the log has a ${e.kind} event at instruction ${e.icount} that replay passed without stopping`);
-      }
+      this.passed(m);
     } else this.applyDue(m);
     const e = this.events[this.i];
     return e === undefined ? this.endIcount : Math.min(e.icount, this.endIcount);
@@ -420,11 +427,8 @@ export class ReplaySession implements Session {
   onHalt(m: Machine, dueNs: number): HaltAction {
     this.applyChecks(m);
     if (this.divergence !== null) return "end";
+    if (this.passed(m)) return "end";
     const e = this.events[this.i];
-    if (e !== undefined && e.icount < m.icount) {
-      this.diverge(m, `the log has a ${e.kind} event at instruction ${e.icount} that replay passed without stopping`);
-      return "end";
-    }
     // As in capture (LiveSession.onHalt): the next idle round's events if the capture delivered
     // them before the deadline (a halt event earlier than it, or no deadline at all), else the skip.
     const here = e !== undefined && e.icount === m.icount;
