@@ -300,8 +300,13 @@ export async function expandLog(logPath: string, opts: ExpandCliOptions): Promis
   const t0 = process.hrtime.bigint();
   let replay: ReplayOutcome;
   try {
-    rec.attach(m);
-    replay = await replayLog(logPath, log, m);
+    // The recorder is attached where the window starts: up to there the replay runs untraced,
+    // with the block compiler, and only the progress bar follows it.
+    if (from === 0) rec.attach(m);
+    replay = await replayLog(logPath, log, m, {
+      at: from === 0 ? null : { icount: from, run: (mm) => rec.attach(mm) },
+      onProgress: bar === null ? null : bar.update,
+    });
     rec.finish();
     bar?.done();
     if (!replay.ok) {

@@ -5,7 +5,7 @@ import { runMachine } from "../host/runner.ts";
 import { type LogContents, LogFormatError, readLog } from "../log/index.ts";
 import type { DirectBoot } from "../machine/linux-boot.ts";
 import { Machine } from "../machine/machine.ts";
-import { ReplaySession } from "../nondet/session.ts";
+import { ReplaySession, type Session } from "../nondet/session.ts";
 import { sha256 } from "./capture.ts";
 
 export interface ReplayCliOptions {
@@ -121,10 +121,34 @@ export interface ReplayOutcome {
   divergence: { icount: number; eip: number; what: string; lastGoodIcount: number } | null;
 }
 
-export async function replayLog(logPath: string, log: LogContents, m: Machine): Promise<ReplayOutcome> {
+/** Something to do once, at an instruction boundary, when the replay reaches instruction `icount`. */
+export interface ReplayHook {
+  icount: number;
+  run: (m: Machine) => void;
+}
+
+export interface ReplayOptions {
+  /** expand attaches its recorder here, so the replay runs untraced (compiled) up to --from. */
+  at?: ReplayHook | null;
+  /** Called between slices with the instruction count. */
+  onProgress?: ((icount: number) => void) | null;
+}
+
+export async function replayLog(
+  logPath: string,
+  log: LogContents,
+  m: Machine,
+  opts: ReplayOptions = {},
+): Promise<ReplayOutcome> {
   const endIcount = endIcountOf(log);
   const session = new ReplaySession(log.header, log.events, endIcount, m);
-  const r = await runMachine(m, session, { maxInstructions: endIcount, timeoutSeconds: null }, { requested: null });
+  const driver = opts.at === undefined || opts.at === null ? session : withHook(session, opts.at);
+  const r = await runMachine(
+    m,
+    driver,
+    { maxInstructions: endIcount, timeoutSeconds: null, onProgress: opts.onProgress ?? null },
+    { requested: null },
+  );
   void logPath;
   if (log.trailer !== null) session.verifyEnd(m, log.trailer);
   else if (session.divergence === null && m.icount !== endIcount) {
@@ -144,6 +168,26 @@ export async function replayLog(logPath: string, log: LogContents, m: Machine): 
     checkpoints: session.checksPassed,
     seconds: r.seconds,
     divergence: session.divergence,
+  };
+}
+
+/** `s`, and `at` run at the first boundary at or past its count (the machine stops there for it). */
+function withHook(s: ReplaySession, at: ReplayHook): Session {
+  let done = false;
+  return {
+    clock: s.clock,
+    replaying: s.replaying,
+    boundary(m: Machine): number {
+      const next = s.boundary(m);
+      if (done) return next;
+      if (m.icount < at.icount) return Math.min(next, at.icount);
+      done = true;
+      at.run(m);
+      return next;
+    },
+    onHalt: (m, due) => s.onHalt(m, due),
+    aheadNs: (m) => s.aheadNs(m),
+    resumeAfterWait: (m) => s.resumeAfterWait(m),
   };
 }
 

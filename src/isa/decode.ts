@@ -77,6 +77,18 @@ export class Insn {
   desc: OpDesc = UD_DESC;
   /** Instruction start as a linear address (set by the CPU when it decodes). */
   linear = 0;
+  /**
+   * The trace recorder's copy of this instruction's INSN record (src/trace/recorder.ts): its first
+   * word without the mode byte (-1: not made yet), physical address and bytes. All of it follows
+   * from the bytes and `linear`, which stay what they were for as long as the CPU keeps this Insn
+   * (a write to its code discards the block).
+   */
+  traceWord = -1;
+  tracePhys = 0;
+  traceB0 = 0;
+  traceB1 = 0;
+  traceB2 = 0;
+  traceB3 = 0;
 }
 
 const MAX_LEN = 15; // SDM 2A §2.3.11: longer instructions raise #GP(0).
@@ -96,6 +108,7 @@ const RM16_INDEX = [Reg.ESI, Reg.EDI, Reg.ESI, Reg.EDI, -1, -1, -1, -1];
  * Throws DECODE_UD / DECODE_GP for invalid encodings; errors from `code` propagate.
  */
 export function decode(code: CodeReader, code32: boolean, out: Insn): Insn {
+  out.traceWord = -1;
   let pos = 0;
   let opsize32 = code32;
   let adsize32 = code32;

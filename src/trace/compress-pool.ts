@@ -89,7 +89,19 @@ export class CompressPool<M> {
     this.worker.unref();
   }
 
-  /** Queue a chunk (copied); emits every chunk that is finished by now, in order. */
+  /**
+   * The raw area of the slot the next submit() fills (waiting for that slot to be free), so a
+   * producer can build the chunk there and submit a prefix of it without a copy. Null without
+   * the worker.
+   */
+  nextSlot(): Uint8Array | null {
+    if (this.worker === null) return null;
+    if (this.inFlight === this.slots) this.collect(true);
+    const at = this.submitAt * this.cap;
+    return this.raw.subarray(at, at + this.cap);
+  }
+
+  /** Queue a chunk (copied, unless it is already in the next slot); emits every chunk finished by now, in order. */
   submit(raw: Uint8Array, meta: M): void {
     if (this.worker === null || raw.length > this.cap) {
       this.drain();
@@ -98,7 +110,7 @@ export class CompressPool<M> {
     }
     if (this.inFlight === this.slots) this.collect(true);
     const s = this.submitAt;
-    this.raw.set(raw, s * this.cap);
+    if (raw.buffer !== this.raw.buffer || raw.byteOffset !== s * this.cap) this.raw.set(raw, s * this.cap);
     this.ctrl[s * W + 1] = raw.length;
     this.meta[s] = meta;
     Atomics.store(this.ctrl, s * W, S.Raw);

@@ -71,6 +71,11 @@ export class NativeTraceWriter implements ChunkSink {
     this.offset += b.length;
   }
 
+  /** Where the recorder may build its next chunk in place (a compression slot), or null. */
+  rawBuffer(): Uint8Array | null {
+    return this.pool === null ? null : this.pool.nextSlot();
+  }
+
   chunk(c: RawChunk): void {
     const meta: ChunkMeta = {
       firstIcount: c.firstIcount,

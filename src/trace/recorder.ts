@@ -36,6 +36,11 @@ export interface RawChunk {
 
 export interface ChunkSink {
   chunk(c: RawChunk): void;
+  /**
+   * Optional: a buffer the recorder may build the next chunk in, handed back as `bytes` of that
+   * chunk (the native writer's compression slot: no copy). The sink owns it again from then on.
+   */
+  rawBuffer?(): Uint8Array | null;
 }
 
 export type OnlyFilter = "all" | "user" | "kernel";
@@ -70,6 +75,8 @@ const SEG_CS = 1;
 export class TraceRecorder implements CpuTracer {
   private buf: Uint8Array;
   private u32: Uint32Array;
+  /** `buf` belongs to the sink (ChunkSink.rawBuffer): after a cut it is the sink's again. */
+  private bufLent = false;
   private pos = 0;
   private readonly chunkBytes: number;
   private readonly sinks: ChunkSink[];
@@ -130,8 +137,9 @@ export class TraceRecorder implements CpuTracer {
     this.from = opts.from ?? 0;
     this.to = opts.to ?? Number.POSITIVE_INFINITY;
     this.only = opts.only === "user" ? 1 : opts.only === "kernel" ? 2 : 0;
-    this.buf = new Uint8Array(this.chunkBytes + (64 << 10));
-    this.u32 = new Uint32Array(this.buf.buffer);
+    this.buf = new Uint8Array(0);
+    this.u32 = new Uint32Array(0);
+    this.takeBuffer();
     this.onProgress = opts.onProgress ?? null;
     this.progressEvery = opts.progressEvery ?? 1 << 20;
     this.nextProgress = this.progressEvery;
@@ -171,8 +179,8 @@ export class TraceRecorder implements CpuTracer {
     if (this.recording) this.flushPending();
     this.pN = 0;
     this.recording = false;
-    if (this.pos > 0) this.cut(0);
     this.finished = true;
+    if (this.pos > 0) this.cut(0);
   }
 
   // ------------------------------------------------------------------ CpuTracer
@@ -194,8 +202,8 @@ export class TraceRecorder implements CpuTracer {
     const p = this.pos;
     const w = p >> 2;
     const u = this.u32;
-    const len = i.len;
-    const kind = branchKindOf(i.op);
+    let w0 = i.traceWord;
+    if (w0 < 0) w0 = this.insnRecord(cpu, i);
     const cr0 = cpu.cr0;
     const mode =
       cpu.cpl |
@@ -203,26 +211,15 @@ export class TraceRecorder implements CpuTracer {
       ((cpu.eflags & EFLAGS_VM) !== 0 ? Mode.V86 : 0) |
       (cpu.code32 ? Mode.Code32 : 0) |
       ((cr0 >>> 31) << 5);
-    u[w] = Rec.Insn | (len << 8) | (mode << 16) | (kind << 24);
+    u[w] = w0 | (mode << 16);
     u[w + 1] = cpu.curEip;
-    const lin = i.linear;
-    u[w + 2] = lin;
-    u[w + 4] = 0;
-    u[w + 5] = 0;
-    u[w + 6] = 0;
-    u[w + 7] = 0;
-    const b = this.buf;
-    const off = lin & 0xfff;
-    const e = cpu.tlb[lin >>> 12];
-    if ((e & (TLB_VALID | TLB_RFAST)) === (TLB_VALID | TLB_RFAST) && off + len <= 0x1000) {
-      const phys = (e & ~0xfff) | off;
-      u[w + 3] = phys;
-      const ram = cpu.ram;
-      for (let k = 0; k < len; k++) b[p + 16 + k] = ram[phys + k];
-    } else {
-      u[w + 3] = peekPhys(cpu, lin);
-      for (let k = 0; k < len; k++) b[p + 16 + k] = cpu.mem.read8(peekPhys(cpu, (lin + k) | 0));
-    }
+    u[w + 2] = i.linear;
+    u[w + 3] = i.tracePhys;
+    u[w + 4] = i.traceB0;
+    u[w + 5] = i.traceB1;
+    u[w + 6] = i.traceB2;
+    u[w + 7] = i.traceB3;
+    const kind = w0 >>> 24;
     this.insnPos = p;
     this.dLast = ic;
     this.pos = p + INSN_BYTES;
@@ -231,13 +228,41 @@ export class TraceRecorder implements CpuTracer {
     this.bKind = kind;
     if (kind !== BranchKind.None) {
       this.bEip = cpu.curEip;
-      this.bLen = len;
+      this.bLen = i.len;
       this.bImm = i.imm;
       this.bCs = cpu.segSel[SEG_CS];
       this.bCsBase = cpu.segBase[SEG_CS];
       this.bIpMask = cpu.ipMask;
     }
     if (this.pN > 0) this.flushPending();
+  }
+
+  /**
+   * Make `i`'s cached INSN record (Insn.traceWord and the fields after it): kind, length and
+   * branch kind, the physical address of its first byte and its bytes as RAM holds them now.
+   */
+  private insnRecord(cpu: Cpu, i: Insn): number {
+    const len = i.len;
+    const lin = i.linear;
+    const bytes = new Uint8Array(16);
+    const off = lin & 0xfff;
+    const e = cpu.tlb[lin >>> 12];
+    if ((e & (TLB_VALID | TLB_RFAST)) === (TLB_VALID | TLB_RFAST) && off + len <= 0x1000) {
+      const phys = (e & ~0xfff) | off;
+      i.tracePhys = phys;
+      bytes.set(cpu.ram.subarray(phys, phys + len));
+    } else {
+      i.tracePhys = peekPhys(cpu, lin);
+      for (let k = 0; k < len; k++) bytes[k] = cpu.mem.read8(peekPhys(cpu, (lin + k) | 0));
+    }
+    const words = new Uint32Array(bytes.buffer);
+    i.traceB0 = words[0];
+    i.traceB1 = words[1];
+    i.traceB2 = words[2];
+    i.traceB3 = words[3];
+    const w0 = Rec.Insn | (len << 8) | (branchKindOf(i.op) << 24);
+    i.traceWord = w0;
+    return w0;
   }
 
   mem(cpu: Cpu, lin: number, size: number, write: boolean, value: number): void {
@@ -498,8 +523,21 @@ export class TraceRecorder implements CpuTracer {
     if (this.pos + n <= this.buf.length) return;
     const nb = new Uint8Array(Math.max(this.buf.length * 2, this.pos + n));
     nb.set(this.buf.subarray(0, this.pos));
-    this.buf = nb;
-    this.u32 = new Uint32Array(nb.buffer);
+    this.setBuffer(nb, false);
+  }
+
+  /** A buffer for the next chunk: the single sink's own when it lends one big enough, else ours. */
+  private takeBuffer(): void {
+    const need = this.chunkBytes + (64 << 10);
+    const lent = this.sinks.length === 1 && this.sinks[0].rawBuffer !== undefined ? this.sinks[0].rawBuffer() : null;
+    if (lent !== null && lent.length >= need && lent.byteOffset % 4 === 0) this.setBuffer(lent, true);
+    else if (this.bufLent || this.buf.length < need) this.setBuffer(new Uint8Array(need), false);
+  }
+
+  private setBuffer(b: Uint8Array, lent: boolean): void {
+    this.buf = b;
+    this.u32 = new Uint32Array(b.buffer, b.byteOffset, b.length >>> 2);
+    this.bufLent = lent;
   }
 
   /** Hand the records so far to the sinks; the next chunk starts at `nextIcount`. */
@@ -514,6 +552,7 @@ export class TraceRecorder implements CpuTracer {
     this.rawBytes += this.pos;
     for (let k = 0; k < this.sinks.length; k++) this.sinks[k].chunk(c);
     this.pos = 0;
+    if (!this.finished) this.takeBuffer();
     this.chunkFirst = nextIcount;
     this.chunkInsns = 0;
     this.chunkRecords = 0;
