@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { beforeAll, describe, expect, it } from "vitest";
 import { expandLog } from "../../src/cli/expand.ts";
+import { jitStats } from "../../src/cpu/jit/compile.ts";
 import { LogWriter, readLog } from "../../src/log/index.ts";
 import { PageKind } from "../../src/memory/physical.ts";
 import { openTrace, type TraceFile, type TraceInsn, type TraceRecord } from "../../src/trace/index.ts";
@@ -151,6 +152,42 @@ describe.skipIf(!ready)("expand of a demo capture", () => {
       expect(mismatches(got, want)).toEqual([]);
       expect(w.header.window).toEqual({ from, to });
     }
+  });
+
+  it("expand_from_replaysUntracedAndCompiledUpToTheWindow", async () => {
+    // The recorder is attached at --from: before it the replay runs blocks compiled (a traced run
+    // interprets every instruction and compiles nothing), and the window is the full trace's slice.
+    const from = 2_500_000;
+    const to = 2_600_000;
+    const out = join(dir, "ff.bin");
+    let attachedAt = -1;
+    const regions = jitStats.regions;
+    const r = await expandLog(LOG, {
+      out,
+      bios: bios!,
+      quiet: true,
+      from,
+      to,
+      onMachine: (m) => {
+        m.cpu.jitThreshold = 200;
+        let t = m.cpu.tracer;
+        Object.defineProperty(m.cpu, "tracer", {
+          configurable: true,
+          get: () => t,
+          set: (v) => {
+            if (v !== null && attachedAt < 0) attachedAt = m.cpu.icount;
+            t = v;
+          },
+        });
+      },
+    });
+    expect(r.replay.ok).toBe(true);
+    expect(attachedAt).toBe(from);
+    expect(jitStats.regions).toBeGreaterThan(regions);
+    const w = await openTrace(out);
+    const got = await all(w);
+    await w.close();
+    expect(mismatches(got, await all(full, from, to))).toEqual([]);
   });
 
   it("dump_window_printsTheSameLinesAsTheTextFormat", async () => {
