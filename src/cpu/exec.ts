@@ -1104,10 +1104,25 @@ function stringOp(c: Cpu, i: Insn): void {
   const srcSeg = i.segOverride >= 0 ? i.segOverride : Seg.DS;
   const rep = i.rep !== 0;
   const op = i.op;
+  // REP MOVS/STOS in bulk, a page at a time, when nothing per element can differ from the loop below:
+  // 32-bit addressing, DF = 0, flat segments in protected mode, no alignment checking, no trace hook
+  // (it sees every access). repBulk declines (a TLB miss, a page that is not plain RAM or holds decoded
+  // code, an element crossing a page, overlapping forward copies) and the loop does one element.
+  const bulk =
+    rep &&
+    !a16 &&
+    step > 0 &&
+    (op === Op.Stos || op === Op.Movs) &&
+    c.tracer === null &&
+    !c.alignCheck &&
+    (c.cr0 & 1) !== 0 &&
+    flatSeg(c, Seg.ES) &&
+    (op === Op.Stos || flatSeg(c, srcSeg));
   for (;;) {
     if (rep) {
       const cnt = regs[Reg.ECX] & amask;
       if (cnt === 0) return;
+      if (bulk && repBulk(c, op, w, srcSeg)) continue;
     }
     const si = regs[Reg.ESI] & amask;
     const di = regs[Reg.EDI] & amask;
@@ -1153,6 +1168,47 @@ function stringOp(c: Cpu, i: Insn): void {
       if (i.rep === 1 ? zf === 0 : zf === 1) return;
     }
   }
+}
+
+/** A data segment usable without limit checks (4 GiB, expand-up, writable), as Cpu.lin's fast path. */
+function flatSeg(c: Cpu, s: number): boolean {
+  return c.segLimit[s] === -1 && (c.segAr[s] & 14) === 2;
+}
+
+/**
+ * The elements of a REP MOVS/STOS (DF = 0, 32-bit addresses, flat segments) that lie in the current
+ * source and destination pages, copied or filled in RAM directly, with ECX/ESI/EDI advanced as the
+ * element loop would. False, having done nothing, when that is not plain RAM through the TLB.
+ * Copies overlapping forwards (destination just above the source) repeat a pattern element by
+ * element and are left to the loop; every other overlap copies like memmove.
+ */
+function repBulk(c: Cpu, op: number, w: number, srcSeg: number): boolean {
+  const regs = c.regs;
+  const cnt = regs[Reg.ECX] >>> 0;
+  const dl = (c.segBase[Seg.ES] + regs[Reg.EDI]) | 0;
+  let n = Math.min(cnt, ((4096 - (dl & 0xfff)) / w) | 0);
+  const de = c.tlb[dl >>> 12];
+  if (n === 0 || (de & c.wrMask) !== c.wrMask) return false;
+  const dp = (de & ~0xfff) | (dl & 0xfff);
+  if (op === Op.Stos) {
+    const v = regs[Reg.EAX];
+    if (w === 1) c.ram.fill(v & 0xff, dp, dp + n);
+    else if (w === 2) for (let k = 0; k < n; k++) c.ramView.setUint16(dp + 2 * k, v, true);
+    else for (let k = 0; k < n; k++) c.ramView.setInt32(dp + 4 * k, v, true);
+  } else {
+    const sl = (c.segBase[srcSeg] + regs[Reg.ESI]) | 0;
+    n = Math.min(n, ((4096 - (sl & 0xfff)) / w) | 0);
+    const se = c.tlb[sl >>> 12];
+    if (n === 0 || (se & c.rdMask) !== c.rdMask) return false;
+    const sp = (se & ~0xfff) | (sl & 0xfff);
+    const bytes = n * w;
+    if (dp > sp && dp < sp + bytes) return false;
+    c.ram.copyWithin(dp, sp, sp + bytes);
+    regs[Reg.ESI] = (regs[Reg.ESI] + bytes) | 0;
+  }
+  regs[Reg.EDI] = (regs[Reg.EDI] + n * w) | 0;
+  regs[Reg.ECX] = (cnt - n) | 0;
+  return true;
 }
 
 function stringIo(c: Cpu, i: Insn): void {
