@@ -49,7 +49,7 @@ const ownUrl = {
 
 await esbuild.build({
   absWorkingDir: root,
-  entryPoints: { retrace: "src/cli/main.ts", bench: "scripts/bench.ts" },
+  entryPoints: { retrace: "src/cli/main.ts", bench: "scripts/bench.ts", phases: "scripts/linux-phases.ts" },
   outdir,
   outExtension: { ".js": ".mjs" },
   bundle: true,
