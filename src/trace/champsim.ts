@@ -441,6 +441,12 @@ export class ChampSimWriter implements ChunkSink {
   private readonly reader = new BytesReader();
   private readonly insn = new Insn();
   private readonly regs = new RegSet();
+  /**
+   * The output records of a chunk, reused from chunk to chunk (the byte sink writes synchronously and
+   * keeps nothing): a fresh buffer of several MiB per chunk cost more in first-touch page faults than
+   * the conversion itself.
+   */
+  private outBuf = new Uint8Array(0);
 
   constructor(private readonly out: ByteSink) {}
 
@@ -483,8 +489,11 @@ export class ChampSimWriter implements ChunkSink {
 
   chunk(c: RawChunk): void {
     const { b, u } = u32Of(c.bytes);
-    const out = new Uint8Array(c.instructions * CHAMPSIM_RECORD_BYTES);
-    const o32 = new Uint32Array(out.buffer);
+    const need = c.instructions * CHAMPSIM_RECORD_BYTES;
+    if (this.outBuf.length < need) this.outBuf = new Uint8Array(Math.max(need, this.outBuf.length * 2));
+    const out = this.outBuf.subarray(0, need);
+    out.fill(0);
+    const o32 = new Uint32Array(out.buffer, 0, need >>> 2);
     let n = 0;
     let cur = -1; // byte offset in `out` of the record being filled, -1: none
     let nSrc = 0;
