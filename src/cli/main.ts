@@ -150,7 +150,11 @@ export async function main(argv: string[]): Promise<number> {
     .argument("<log>", "capture log")
     .requiredOption("-o, --out <file>", "trace to write (ChampSim, text, BBV: .gz or .xz compresses)")
     .option("-f, --format <format>", "native, champsim, text or bbv", parseFormat, "native")
-    .option("--from <n>", "first instruction count to trace", parseIntArg("--from", 0))
+    .option(
+      "--from <n>",
+      "first instruction count to trace (the replay up to it runs untraced and compiled)",
+      parseIntArg("--from", 0),
+    )
     .option("--to <n>", "trace instructions before this count", parseIntArg("--to", 1))
     .option("--only <level>", "user (CPL 3) or kernel (CPL 0-2) instructions only", parseOnly)
     .option("--interval <n>", "BBV interval in instructions (default 100,000,000)", parseIntArg("--interval", 1))
