@@ -15,6 +15,7 @@ import { fileURLToPath } from "node:url";
 import { loadMachineInputs } from "../src/cli/run.ts";
 import { Cpu } from "../src/cpu/cpu.ts";
 import { jitStats } from "../src/cpu/jit/compile.ts";
+import { UserError } from "../src/host/files.ts";
 import { runMachine } from "../src/host/runner.ts";
 import { Machine } from "../src/machine/machine.ts";
 import { LiveSession } from "../src/nondet/session.ts";
@@ -38,7 +39,15 @@ if (!existsSync(image)) {
   process.exit(2);
 }
 
-const { bios, image: disk, directBoot } = loadMachineInputs(image, { memory: 128 });
+let inputs: ReturnType<typeof loadMachineInputs>;
+try {
+  inputs = loadMachineInputs(image, { memory: 128 });
+} catch (e) {
+  if (!(e instanceof UserError)) throw e;
+  console.error(`phases: ${e.message}`);
+  process.exit(e.exitCode);
+}
+const { bios, image: disk, directBoot } = inputs;
 const m = new Machine({ ramBytes: 128 << 20, bios, disk, epochMs: 946_684_800_000, directBoot });
 m.cpu.jitThreshold = threshold;
 
