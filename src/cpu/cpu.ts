@@ -479,7 +479,7 @@ export class Cpu implements CodeReader {
   }
 
   /** True when segment `s` is a flat 4 GiB expand-up segment usable without checks for reads and writes. */
-  private isFlat(s: number): boolean {
+  isFlat(s: number): boolean {
     return this.segLimit[s] === -1 && (this.segAr[s] & (AR.Code | AR.DC | AR.RW)) === AR.RW;
   }
 

@@ -1116,8 +1116,8 @@ function stringOp(c: Cpu, i: Insn): void {
     c.tracer === null &&
     !c.alignCheck &&
     (c.cr0 & 1) !== 0 &&
-    flatSeg(c, Seg.ES) &&
-    (op === Op.Stos || flatSeg(c, srcSeg));
+    c.isFlat(Seg.ES) &&
+    (op === Op.Stos || c.isFlat(srcSeg));
   for (;;) {
     if (rep) {
       const cnt = regs[Reg.ECX] & amask;
@@ -1168,11 +1168,6 @@ function stringOp(c: Cpu, i: Insn): void {
       if (i.rep === 1 ? zf === 0 : zf === 1) return;
     }
   }
-}
-
-/** A data segment usable without limit checks (4 GiB, expand-up, writable), as Cpu.lin's fast path. */
-function flatSeg(c: Cpu, s: number): boolean {
-  return c.segLimit[s] === -1 && (c.segAr[s] & 14) === 2;
 }
 
 /**
