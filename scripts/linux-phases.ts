@@ -12,6 +12,7 @@
 import { existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { relaunch } from "../bin/relaunch.mjs";
 import { loadMachineInputs } from "../src/cli/run.ts";
 import { Cpu } from "../src/cpu/cpu.ts";
 import { jitStats } from "../src/cpu/jit/compile.ts";
@@ -20,6 +21,8 @@ import { runMachine } from "../src/host/runner.ts";
 import { Machine } from "../src/machine/machine.ts";
 import { LiveSession } from "../src/nondet/session.ts";
 
+// The same V8 compiler pool as bin/retrace: the child does the work, this process waits for it.
+if (relaunch(process.argv[1])) await new Promise(() => {});
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: string): string => {
