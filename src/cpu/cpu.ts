@@ -14,7 +14,7 @@ import { PageKind, type PhysicalMemory } from "../memory/physical.ts";
 import { AR, CR0, CR4, F, PTE, Tlb, Vec } from "./constants.ts";
 import { execute } from "./exec.ts";
 import { Fpu } from "./fpu.ts";
-import { compilePartial, compileRegion, type Region } from "./jit/compile.ts";
+import { compilePartial, compileRegion, Exit, MERGE_AFTER, mergeRegions, type Region } from "./jit/compile.ts";
 import type { CpuTracer } from "./trace-hook.ts";
 import { deliverInterruptPM, loadSegPM } from "./system.ts";
 
@@ -1064,6 +1064,8 @@ export class Cpu implements CodeReader {
 
   private runBlock(limit: number): void {
     let b: Block;
+    /** The region that just ran and left to a block it does not hold. */
+    let left: Region | null = null;
     for (;;) {
       this.curEip = this.eip; // a fetch fault while decoding belongs to this instruction
       b = this.getBlock();
@@ -1076,17 +1078,26 @@ export class Cpu implements CodeReader {
       if (r !== null && !r.valid) b.region = r = null;
       if (r === null && ++b.hits > this.jitThreshold && this.jitThreshold >= 0)
         r = compileRegion(this, b, this.jitThreshold);
+      if (left !== null && r !== null && r !== left) r = this.voteMerge(left, r);
+      left = null;
       if (r === null || this.intr) break;
       if (this.icount + b.n <= limit) {
         const before = this.icount;
-        if (!r.fn(this, limit)) {
-          if (++r.misses > 16) b.region = null; // compiled for another CS base or segment state: recompile
+        const exit = r.fn(this, limit);
+        if (exit === Exit.Declined) {
+          // Compiled for another CS base or segment state: recompile. The whole region goes, not
+          // only this entry: a block recompiled elsewhere while an old region still held its code
+          // would leave that copy behind when the block's page is written (invalidation follows
+          // Block.region).
+          if (++r.misses > 16) r.valid = false;
           break;
         }
         if (this.icount === before) break; // its first instruction needs the interpreter (a side exit)
+        if (exit === Exit.Left) left = r;
       } else if (this.jitThreshold === 0) {
         const before = this.icount;
-        if (compilePartial(this, b, limit - this.icount).fn(this, limit) && this.icount !== before) return;
+        if (compilePartial(this, b, limit - this.icount).fn(this, limit) !== Exit.Declined && this.icount !== before)
+          return;
         break;
       } else break;
       // From one region to the next without the run loop while none of its checks applies.
@@ -1114,6 +1125,26 @@ export class Cpu implements CodeReader {
       // earlier slices ended, so anything decided at block ends would differ between capture and replay.
       if (this.blockDirty || this.halted || this.stopRequested || (this.intr && this.irqOpen())) break;
     }
+  }
+
+  /**
+   * Region `a` left to a block of region `r`: a vote for r as a's usual successor (a majority
+   * vote, so a's exits to anywhere else count against it). Past MERGE_AFTER the two become one
+   * region, which is returned to run in r's place; a pair that cannot be merged is not voted on again.
+   */
+  private voteMerge(a: Region, r: Region): Region {
+    if (a.next === r) {
+      if (++a.nextVotes >= MERGE_AFTER) {
+        const m = mergeRegions(this, a, r);
+        if (m !== null) return m;
+        a.nextVotes = -(1 << 30);
+      }
+    } else if (a.nextVotes > 0) a.nextVotes--;
+    else if (a.nextVotes === 0) {
+      a.next = r;
+      a.nextVotes = 1;
+    }
+    return r;
   }
 
   /** The same loop with the trace hook called around every instruction (chosen once per block). */

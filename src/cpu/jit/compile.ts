@@ -27,15 +27,35 @@ import { execute } from "../exec.ts";
 import { emitInsn } from "./emit.ts";
 import { Gen } from "./gen.ts";
 
+/** How a region run ended (RegionFn's result). */
+export const enum Exit {
+  /** The entry guard failed: nothing was done. */
+  Declined = 0,
+  /** It stopped where the run loop must look (budget, side exit, an interpreter call's stop). */
+  Stopped = 1,
+  /** Control reached a block this region does not hold. */
+  Left = 2,
+}
+
 /** Runs the region from c.eip; `limit` is the absolute icount the run must not pass. */
-export type RegionFn = (c: Cpu, limit: number) => boolean;
+export type RegionFn = (c: Cpu, limit: number) => Exit;
 
 /** A compiled region; `valid` is cleared when a page it was compiled from is written or flushed. */
 export class Region {
   valid = true;
   /** Entry guard failures: past a few, the entry block is recompiled for the current state. */
   misses = 0;
-  constructor(readonly fn: RegionFn) {}
+  /**
+   * The region this one leaves to most (a majority vote over its exits of kind Exit.Left) and
+   * the vote's margin: past MERGE_AFTER the two are compiled into one (mergeRegions).
+   */
+  next: Region | null = null;
+  nextVotes = 0;
+  constructor(
+    readonly fn: RegionFn,
+    /** Its blocks (none for a one-off partial region), the first is the one it was compiled for. */
+    readonly parts: readonly RegionBlock[],
+  ) {}
 }
 
 type Factory = (fallbacks: readonly Insn[], rt: Runtime) => RegionFn;
@@ -82,9 +102,18 @@ const SPAN_PAGES = 8;
  */
 const MAX_REGION_INSNS = 150;
 const MAX_REGION_SOURCE = 90_000;
+/**
+ * Merging (mergeRegions): a region is merged with the region it leaves to once that one has won
+ * its exit vote by MERGE_AFTER, up to MAX_MERGED_INSNS instructions over MAX_MERGED_SPAN bytes
+ * of code. Hot code is split over several regions because a block belongs to the first region
+ * compiled near it, and which blocks are warm then is an accident of timing.
+ */
+export const MERGE_AFTER = 20_000;
+const MAX_MERGED_INSNS = 600;
+const MAX_MERGED_SPAN = 64 << 10;
 
 /** Statistics for tests and the bench. */
-export const jitStats = { compiled: 0, cacheHits: 0, regions: 0 };
+export const jitStats = { compiled: 0, cacheHits: 0, regions: 0, merged: 0 };
 
 /** One block of a region: its instructions (the first `count` of them) and its EIP. */
 export interface RegionBlock {
@@ -165,7 +194,7 @@ export function compileRegion(c: Cpu, b: Block, threshold: number): Region {
     fallbacks = [];
     src = generate(c, parts, fallbacks);
   }
-  const region = new Region(build(src, fallbacks));
+  const region = new Region(build(src, fallbacks), parts);
   jitStats.regions++;
   for (const p of parts) p.block.region = region;
   return region;
@@ -174,7 +203,44 @@ export function compileRegion(c: Cpu, b: Block, threshold: number): Region {
 /** A one-off region of the first `count` instructions of `b` (threshold 0: the end of a run slice). */
 export function compilePartial(c: Cpu, b: Block, count: number): Region {
   const fallbacks: Insn[] = [];
-  return new Region(build(generate(c, [{ block: b, count, eip: c.eip }], fallbacks), fallbacks));
+  return new Region(build(generate(c, [{ block: b, count, eip: c.eip }], fallbacks), fallbacks), []);
+}
+
+/**
+ * One region of the blocks of `a` and `b`, for a pair that passes control to each other often
+ * (the run loop's vote, Region.next): the transition then stays inside one function. Returns
+ * null, compiling nothing, when the pair does not fit one region (size, span, code size or CS
+ * base differ, or a block went stale); the caller then stops voting for it.
+ */
+export function mergeRegions(c: Cpu, a: Region, b: Region): Region | null {
+  if (!a.valid || !b.valid || a.parts.length === 0 || b.parts.length === 0) return null;
+  const first = a.parts[0];
+  const csBase = (first.block.lin - first.eip) | 0;
+  const code32 = first.block.code32;
+  const parts: RegionBlock[] = [];
+  const lins = new Set<number>();
+  let insns = 0;
+  let lo = first.block.lin >>> 0;
+  let hi = lo;
+  for (const p of a.parts.concat(b.parts)) {
+    const x = p.block;
+    if (!x.valid || x.code32 !== code32 || ((x.lin - p.eip) | 0) !== csBase) return null;
+    if (lins.has(x.lin)) continue;
+    lins.add(x.lin);
+    insns += p.count;
+    if (x.lin >>> 0 < lo) lo = x.lin >>> 0;
+    if (x.lin >>> 0 > hi) hi = x.lin >>> 0;
+    parts.push(p);
+  }
+  if (insns > MAX_MERGED_INSNS || hi - lo > MAX_MERGED_SPAN) return null;
+  const fallbacks: Insn[] = [];
+  const src = generate(c, parts, fallbacks);
+  if (src.length > MAX_REGION_SOURCE) return null;
+  const region = new Region(build(src, fallbacks), parts);
+  jitStats.regions++;
+  jitStats.merged++;
+  for (const p of parts) p.block.region = region;
+  return region;
 }
 
 /** The factory source of a region (exported for tests). `fallbacks` receives the interpreted instructions. */
@@ -280,7 +346,7 @@ function assemble(
 const X = RT.execute, PAR = RT.parity, PG = RT.pageCheck, XI = [${exitK.join(",")}], XE = [${exitEip.join(",")}], S = new ${slots.length < 255 ? "Uint8Array" : "Uint16Array"}(${slotsSize});
 ${slots.join(" ")}
 return function region_${(first.block.lin >>> 0).toString(16)}(c, limit) {
-  if (${guard.join(" || ")}) return false;
+  if (${guard.join(" || ")}) return 0;
   const regs = c.regs, tlb = c.tlb, ram = c.ram, dv = c.ramView;
   let ic = c.icount, eip = c.eip, ${decls.join(", ")};
   ${modeLoad}
@@ -290,10 +356,11 @@ return function region_${(first.block.lin >>> 0).toString(16)}(c, limit) {
   try {
     loop: for (;;) {
       const d = (eip - ${winEip}) >>> 0;
-      if (d >= ${slotsSize}) break;
+      if (d >= ${slotsSize}) { x = -2; break; }
       switch (S[d]) {
         ${body}
         default:
+          x = -2;
           break loop;
       }
     }
@@ -315,6 +382,6 @@ return function region_${(first.block.lin >>> 0).toString(16)}(c, limit) {
   ${flagStore}
   c.icount = ic;
   c.eip = eip;
-  return true;
+  return x === -2 ? 2 : 1;
 };`;
 }
