@@ -997,7 +997,7 @@ function pushSeg(c: Cpu, i: Insn): void {
   // P6: a 32-bit push of a segment register writes only the low word (SDM 2B PUSH).
   const sp = c.regs[Reg.ESP];
   const nsp = c.stack32 ? (sp - 4) | 0 : (sp - 4) & 0xffff;
-  // Alignment checking sees the 4-byte push, not the word written (as the host CPU does).
+  // Alignment checking sees the 4-byte push, not the word written (as an AMD EPYC host does; hosts differ).
   if (c.alignCheck && ((c.segBase[Seg.SS] + nsp) & 3) !== 0) c.raise(Vec.AC, 0);
   c.wr16(Seg.SS, nsp, sel);
   c.regs[Reg.ESP] = c.stack32 ? nsp : (sp & ~0xffff) | nsp;

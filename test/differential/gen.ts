@@ -544,6 +544,14 @@ export function generateCase(form: Form, rng: Rng): GenCase {
     if (rng.chance(0.7)) b.setReg(1, 0, rng.pick(BCD_AL));
   }
   if (op === Op.MulE && d.sub >= 6) b.later |= (1 << EAX) | (1 << EDX); // the dividend is set below
+  if (op === Op.PushSeg && w === 4) {
+    // Model-specific (SDM 2B PUSH): a 32-bit push of a segment register writes the low word only
+    // (recent Intel, and retrace) or the zero-extended selector (seen on another Intel Xeon), and
+    // hosts differ on whether alignment checking sees a 2- or a 4-byte access. A zero upper word
+    // and no alignment checking make every host agree.
+    b.setMem((b.sp - 2) | 0, 2, 0);
+    eflags &= ~(1 << 18);
+  }
   if (op === Op.Popf) {
     // POPF at CPL 3, IOPL 0: IF and IOPL are ignored, VM/VIF/VIP kept, RF cleared; every other bit is
     // loadable, NT, AC and ID included. TF is free: the single-step trap after POPF happens either way.
