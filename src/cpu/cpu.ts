@@ -171,9 +171,13 @@ export class Cpu implements CodeReader {
   readonly ramView: DataView;
   /**
    * Default of `jitThreshold` for new CPUs (tests set 0 to compile every block, -1 interprets).
-   * 200 measured best on the Linux boot; --jit-threshold N sets it.
+   * On the Linux boot, with one V8 compiler thread (bin/retrace), 1000 reached the done marker in
+   * 17.3-23.6 s (median 19.1, 9 runs) where 200 took 20.1-22.9 s (median 21.7, 12 runs): 568 regions
+   * to optimise instead of 956, and the compiler thread is the bottleneck of the kernel phase
+   * (compiling on the main thread instead: 30.6 s against 37 s). 3000 and 10000 were no better
+   * (21.6-22.7 s). --jit-threshold N sets it.
    */
-  static defaultJitThreshold = 200;
+  static defaultJitThreshold = 1000;
   /** Blocks executed more than this many times are compiled to JavaScript (src/cpu/jit); -1: never. */
   jitThreshold = Cpu.defaultJitThreshold;
   private readonly ramPages: number;
