@@ -21,6 +21,7 @@
  *   alignment checking, the segments it assumes flat);
  * - a write to any page it was compiled from invalidates it (Region.valid, cleared by the CPU).
  */
+import { setFlagsFromString } from "node:v8";
 import type { Insn } from "../../isa/decode.ts";
 import type { Block, Cpu } from "../cpu.ts";
 import { execute } from "../exec.ts";
@@ -122,7 +123,25 @@ export interface RegionBlock {
   eip: number;
 }
 
+/*
+ * No on-stack replacement once regions exist. A region is a loop (the EIP dispatch), so V8 may
+ * optimise a hot region only for entry at its loop (OSR) and never as a whole function: every
+ * later call then starts in baseline code and jumps into the OSR code at its first back edge,
+ * which costs more than a short region run (seen: 80,676 OSR entries of one decompressor region
+ * in 2 s, the decompressor at 3-200 M/s instead of 400-650 M/s, in about half of all boots).
+ * Without OSR a region is optimised whole and its next call runs the optimised code; a long
+ * call still ends at the run slice's budget. Linux boot: 19.3-21.1 s against 23.6-24.7 s in the
+ * slow half. Turned off only when the first region is compiled, because long one-call loops
+ * elsewhere (the traced interpreter of `expand`, test runners) lose 5-18 % without OSR. V8 reads
+ * the flag when it decides to tier a function up, so setting it at run time takes effect.
+ */
+let osrOff = false;
+
 function build(src: string, fallbacks: Insn[]): RegionFn {
+  if (!osrOff) {
+    osrOff = true;
+    setFlagsFromString("--no-use-osr");
+  }
   let f = factories.get(src);
   if (f === undefined) {
     if (factories.size >= MAX_FACTORIES) factories.clear();
