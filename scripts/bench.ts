@@ -261,7 +261,6 @@ async function benchDemo(): Promise<{
 const JIT_THRESHOLD = 200;
 // What compiles no region runs first: the first compiled region turns V8's on-stack replacement off
 // for the rest of the process (src/cpu/jit/compile.ts), which the interpreter's long loops feel.
-// (The conformance runner's CPU compiles some of its vectors' blocks.)
 const interp = benchCpuLoop(-1);
 const expand = args.includes("--no-expand") ? null : await benchExpand();
 const conf = args.includes("--no-conformance") ? null : await benchConformance();
