@@ -2,7 +2,7 @@
  * Capture -> replay on the bundled demo guest, through the command line as a
  * user runs it (rr-style record/replay/compare, STYLE.md §14).
  */
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type LogEvent, LogWriter, readLog } from "../../src/log/index.ts";
@@ -151,11 +151,19 @@ describe.skipIf(!haveBios)("capture and replay of the demo", () => {
 
   it("capture_killed_leavesReadableIncompleteLog", async () => {
     const out = join(dir, "killed.log");
-    const { child, done } = startCli(["capture", "-o", out, "-q"]);
+    // Interpreted (about 2 s of demo on a fast machine), killed once a chunk beyond the header has
+    // been flushed: a fixed delay either kills before anything is flushed or after the run ended.
+    const { child, done } = startCli(["capture", "-o", out, "-q", "--jit-threshold", "-1"]);
     child.stdin?.end();
-    await new Promise((res) => setTimeout(res, 1500));
+    let header = -1;
+    for (let i = 0; i < 1500; i++) {
+      await new Promise((res) => setTimeout(res, 20));
+      const n = existsSync(out) ? statSync(out).size : 0;
+      if (header < 0 && n > 0) header = n;
+      else if (header > 0 && n > header) break;
+    }
     child.kill("SIGKILL");
-    await done;
+    expect((await done).signal).toBe("SIGKILL"); // still running when killed
     const info = await cli(["info", out, "--json"]);
     expect(info.code).toBe(0);
     expect(JSON.parse(info.stdout).complete).toBe(false);
