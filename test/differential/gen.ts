@@ -546,7 +546,7 @@ export function generateCase(form: Form, rng: Rng): GenCase {
   if (op === Op.MulE && d.sub >= 6) b.later |= (1 << EAX) | (1 << EDX); // the dividend is set below
   if (op === Op.PushSeg && w === 4) {
     // Model-specific (SDM 2B PUSH): a 32-bit push of a segment register writes the low word only
-    // (recent Intel, and retrace) or the zero-extended selector (seen on another Intel Xeon), and
+    // (recent Intel, and retrace) or the zero-extended selector (seen on an Intel Xeon host), and
     // hosts differ on whether alignment checking sees a 2- or a 4-byte access. A zero upper word
     // and no alignment checking make every host agree.
     b.setMem((b.sp - 2) | 0, 2, 0);
