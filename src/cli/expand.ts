@@ -13,7 +13,7 @@ import { InvalidArgumentError } from "commander";
 import { UserError } from "../host/files.ts";
 import { BbvWriter, DEFAULT_BBV_INTERVAL } from "../trace/bbv.ts";
 import { ChampSimWriter } from "../trace/champsim.ts";
-import type { Codec, TraceHeader } from "../trace/format.ts";
+import { type Codec, TRACE_VERSION, type TraceHeader } from "../trace/format.ts";
 import { type ByteSink, NativeTraceWriter } from "../trace/native.ts";
 import { type ChunkSink, type OnlyFilter, TraceRecorder } from "../trace/recorder.ts";
 import { TextTraceWriter } from "../trace/text.ts";
@@ -279,7 +279,7 @@ export async function expandLog(logPath: string, opts: ExpandCliOptions): Promis
   if (format === "native") {
     const header: TraceHeader = {
       format: "retrace-trace",
-      version: 1,
+      version: TRACE_VERSION,
       retraceVersion: RETRACE_VERSION,
       codec: opts.codec ?? "brotli",
       source: { log: basename(logPath), logInstructions: total, logSha256: logSha(logPath) },

@@ -64,9 +64,11 @@ export async function traceInfoCommand(path: string, opts: { json?: boolean }): 
     `  window        ${win}, ${info.only === "all" ? "all privilege levels" : `${info.only} only`}`,
     `  instructions  ${n(info.instructions)}${info.firstIcount === null ? "" : ` (icount ${n(info.firstIcount)} .. ${n((info.endIcount ?? 1) - 1)})`}`,
     `  records       ${n(info.records)}: ${Object.entries(info.counts)
-      .filter(([, v]) => v > 0)
+      .filter(([k, v]) => v > 0 && k !== "ref")
       .map(([k, v]) => `${k} ${n(v)}`)
-      .join(", ")}`,
+      .join(
+        ", ",
+      )}${(info.counts.ref ?? 0) > 0 ? ` (${n(info.counts.ref)} of the insn and fault records as 4-byte REFs)` : ""}`,
     `  bytes         ${n(info.bytes)} in ${info.chunks} chunks, ${info.bytesPerInstruction.toFixed(2)} bytes per instruction (raw ${n(info.rawBytes)}, ${info.compressionRatio.toFixed(1)}x)`,
   ];
   process.stdout.write(`${lines.join("\n")}\n`);

@@ -89,6 +89,15 @@ export class Insn {
   traceB1 = 0;
   traceB2 = 0;
   traceB3 = 0;
+  /**
+   * Where the recorder last wrote this instruction's full INSN record: its chunk serial (0: none),
+   * the record's ordinal among the chunk's INSN/FAULT records, and the EIP and mode byte it holds.
+   * A later execution in the same chunk with the same EIP and mode is written as a REF to it.
+   */
+  traceChunk = 0;
+  traceIdx = 0;
+  traceEip = 0;
+  traceMode = 0;
 }
 
 const MAX_LEN = 15; // SDM 2A §2.3.11: longer instructions raise #GP(0).
@@ -109,6 +118,7 @@ const RM16_INDEX = [Reg.ESI, Reg.EDI, Reg.ESI, Reg.EDI, -1, -1, -1, -1];
  */
 export function decode(code: CodeReader, code32: boolean, out: Insn): Insn {
   out.traceWord = -1;
+  out.traceChunk = 0;
   let pos = 0;
   let opsize32 = code32;
   let adsize32 = code32;

@@ -12,10 +12,10 @@
  * identified by the physical address of its first instruction, so code shared
  * between address spaces (the kernel, shared libraries) is one block.
  */
-import { BranchKind, INSN_BYTES, REC_BYTES, Rec } from "./format.ts";
+import { BranchKind, INSN_BYTES, REC_BYTES, REF_BYTES, Rec, RefBit } from "./format.ts";
 import type { ByteSink } from "./native.ts";
 import type { ChunkSink, RawChunk } from "./recorder.ts";
-import { u32Of } from "./records.ts";
+import { refTarget, u32Of } from "./records.ts";
 
 export const DEFAULT_BBV_INTERVAL = 100_000_000;
 
@@ -41,42 +41,56 @@ export class BbvWriter implements ChunkSink {
   chunk(c: RawChunk): void {
     const { b, u } = u32Of(c.bytes);
     const n = b.length;
+    const full: number[] = [];
     let lines = "";
     let p = 0;
     while (p < n) {
       const kind = b[p];
-      if (kind === Rec.Insn) {
-        const w = p >> 2;
-        const lin = u[w + 2];
-        if (this.newBlock || lin !== this.nextLin) {
-          const phys = u[w + 3];
-          let id = this.ids.get(phys);
-          if (id === undefined) {
-            id = ++this.blocks;
-            this.ids.set(phys, id);
-            if (id >= this.counts.length) {
-              const g = new Float64Array(this.counts.length * 2);
-              g.set(this.counts);
-              this.counts = g;
-            }
-          }
-          this.cur = id;
+      let q = p;
+      if (kind === Rec.Ref) {
+        const word = u[p >> 2];
+        p += REF_BYTES;
+        if ((word & RefBit.Fault) !== 0) {
+          this.newBlock = true;
+          continue;
         }
-        const id = this.cur;
-        if (this.counts[id]++ === 0) this.touched.push(id);
-        this.newBlock = (b[p + 3] & 7) !== BranchKind.None;
-        this.nextLin = (lin + b[p + 1]) >>> 0;
-        if (++this.inInterval === this.interval) lines += this.line();
+        q = refTarget(full, word, p - REF_BYTES);
+      } else if (kind === Rec.Insn) {
+        full.push(p);
         p += INSN_BYTES;
+      } else {
+        if (kind === Rec.Fault) {
+          full.push(p);
+          this.newBlock = true;
+          p += INSN_BYTES;
+          continue;
+        }
+        if (kind === Rec.Interrupt) this.newBlock = true;
+        p += REC_BYTES;
         continue;
       }
-      if (kind === Rec.Fault) {
-        this.newBlock = true;
-        p += INSN_BYTES;
-        continue;
+      // A retired instruction; its INSN record is at q.
+      const w = q >> 2;
+      const lin = u[w + 2];
+      if (this.newBlock || lin !== this.nextLin) {
+        const phys = u[w + 3];
+        let id = this.ids.get(phys);
+        if (id === undefined) {
+          id = ++this.blocks;
+          this.ids.set(phys, id);
+          if (id >= this.counts.length) {
+            const g = new Float64Array(this.counts.length * 2);
+            g.set(this.counts);
+            this.counts = g;
+          }
+        }
+        this.cur = id;
       }
-      if (kind === Rec.Interrupt) this.newBlock = true;
-      p += REC_BYTES;
+      const id = this.cur;
+      if (this.counts[id]++ === 0) this.touched.push(id);
+      this.newBlock = (b[q + 3] & 7) !== BranchKind.None;
+      this.nextLin = (lin + b[q + 1]) >>> 0;
+      if (++this.inInterval === this.interval) lines += this.line();
     }
     if (lines !== "") this.out.write(Buffer.from(lines, "latin1"));
   }

@@ -21,10 +21,10 @@ import { DECODE_GP, DECODE_UD, decode, Insn } from "../isa/decode.ts";
 import { BytesReader } from "../isa/disasm.ts";
 import { Opnd } from "../isa/opcodes.ts";
 import { AluOp, Op, ShiftOp } from "../isa/ops.ts";
-import { BRANCH_TAKEN, BranchKind, INSN_BYTES, Mode, REC_BYTES, Rec } from "./format.ts";
+import { BRANCH_TAKEN, BranchKind, INSN_BYTES, Mode, REC_BYTES, REF_BYTES, Rec, RefBit } from "./format.ts";
 import type { ByteSink } from "./native.ts";
 import type { ChunkSink, RawChunk } from "./recorder.ts";
-import { u32Of } from "./records.ts";
+import { refTarget, u32Of } from "./records.ts";
 
 export const CHAMPSIM_RECORD_BYTES = 64;
 
@@ -500,12 +500,39 @@ export class ChampSimWriter implements ChunkSink {
     let nDst = 0;
     const len = b.length;
     let p = 0;
+    // The chunk's full INSN/FAULT records (what REF records name) and their register sets once looked up.
+    const full: number[] = [];
+    const fullRegs: (Cached | undefined)[] = [];
     while (p < len) {
       const kind = b[p];
-      if (kind === Rec.Insn) {
-        const br = b[p + 3];
-        const lin = u[(p >> 2) + 2];
-        const reg = this.lookup(b, u, p, p >> 2, (b[p + 2] & Mode.Code32) !== 0, br & 7);
+      if (kind === Rec.Insn || kind === Rec.Ref) {
+        let q = p;
+        let br: number;
+        let reg: Cached | undefined;
+        if (kind === Rec.Ref) {
+          const word = u[p >> 2];
+          if ((word & RefBit.Fault) !== 0) {
+            cur = -1;
+            p += REF_BYTES;
+            continue;
+          }
+          q = refTarget(full, word, p);
+          const idx = word >>> RefBit.IndexShift;
+          br = (b[q + 3] & 7) | ((word & RefBit.Taken) !== 0 ? BRANCH_TAKEN : 0);
+          reg = fullRegs[idx];
+          if (reg === undefined) {
+            reg = this.lookup(b, u, q, q >> 2, (b[q + 2] & Mode.Code32) !== 0, br & 7);
+            fullRegs[idx] = reg;
+          }
+          p += REF_BYTES;
+        } else {
+          br = b[p + 3];
+          reg = this.lookup(b, u, p, p >> 2, (b[p + 2] & Mode.Code32) !== 0, br & 7);
+          full.push(p);
+          fullRegs.push(reg);
+          p += INSN_BYTES;
+        }
+        const lin = u[(q >> 2) + 2];
         cur = n * CHAMPSIM_RECORD_BYTES;
         const w = cur >> 2;
         o32[w] = lin;
@@ -520,10 +547,11 @@ export class ChampSimWriter implements ChunkSink {
         nSrc = 0;
         nDst = 0;
         n++;
-        p += INSN_BYTES;
         continue;
       }
       if (kind === Rec.Fault) {
+        full.push(p);
+        fullRegs.push(undefined);
         cur = -1;
         p += INSN_BYTES;
         continue;

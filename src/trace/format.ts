@@ -4,9 +4,14 @@
  * people; this file is the authority for numbers.
  *
  * A file is: preamble + JSON header, chunks, index, JSON trailer, footer.
- * A chunk's payload (after decompression) is a sequence of fixed-size
- * records, all little-endian, 16-byte aligned: INSN/FAULT records are 32
- * bytes, every other record 16. Byte 0 of a record is its kind.
+ * A chunk's payload (after decompression) is a sequence of records, all
+ * little-endian, 4-byte aligned: INSN/FAULT records are 32 bytes, REF
+ * records 4, every other record 16. Byte 0 of a record is its kind.
+ *
+ * Version 2 added REF: an instruction whose INSN record would repeat one
+ * already in the same chunk (same bytes, addresses, EIP and mode) is written
+ * as a 4-byte reference to that record. Version 1 files (no REF, every record
+ * 16-byte aligned) read the same way.
  */
 
 /** File magic: 0x89 "RTRCE" CR LF (like the capture log's, a different word). */
@@ -14,7 +19,9 @@ export const TRACE_MAGIC: Uint8Array = Uint8Array.of(0x89, 0x52, 0x54, 0x52, 0x4
 /** Last 8 bytes of a complete file. */
 export const TRACE_END_MAGIC: Uint8Array = Uint8Array.of(0x52, 0x54, 0x52, 0x43, 0x45, 0x45, 0x4e, 0x44); // "RTRCEEND"
 /** Bump when a record or structure changes meaning or layout. */
-export const TRACE_VERSION = 1;
+export const TRACE_VERSION = 2;
+/** Oldest version this code still reads. */
+export const TRACE_MIN_VERSION = 1;
 
 /** magic(8) version(u16) reserved(u16) headerLength(u32). */
 export const PREAMBLE_BYTES = 16;
@@ -49,10 +56,26 @@ export const enum Rec {
   Context = 10,
   /** The following items happen at this instruction count (after a gap the reader cannot count). */
   Icount = 11,
+  /**
+   * An instruction whose INSN record is an earlier full INSN/FAULT record of this chunk (4 bytes,
+   * version 2): bits 0-7 kind, bit 8 faulted (read as FAULT), bit 9 branch taken, bits 10-31 the
+   * ordinal of that full record among the chunk's INSN/FAULT records (0 = the first).
+   */
+  Ref = 12,
 }
 
 export const INSN_BYTES = 32;
 export const REC_BYTES = 16;
+export const REF_BYTES = 4;
+
+/** Bits of a REF record's word (Rec.Ref). */
+export const enum RefBit {
+  Fault = 1 << 8,
+  Taken = 1 << 9,
+  IndexShift = 10,
+}
+/** Full INSN records a chunk may hold and still be referenced (22 bits of REF index). */
+export const REF_MAX_INDEX = (1 << 22) - 1;
 
 /** Mode byte of INSN/FAULT records. */
 export const enum Mode {
@@ -150,11 +173,13 @@ export const REC_NAMES: Record<number, string> = {
   [Rec.Implicit]: "implicit",
   [Rec.Context]: "context",
   [Rec.Icount]: "icount",
+  [Rec.Ref]: "ref",
 };
 
 /** Size in bytes of a record of `kind`, or 0 for an unknown kind. */
 export function recordSize(kind: number): number {
   if (kind === Rec.Insn || kind === Rec.Fault) return INSN_BYTES;
   if (kind >= Rec.Branch && kind <= Rec.Icount) return REC_BYTES;
+  if (kind === Rec.Ref) return REF_BYTES;
   return 0;
 }

@@ -20,6 +20,7 @@ import {
   PREAMBLE_BYTES,
   TRACE_END_MAGIC,
   TRACE_MAGIC,
+  TRACE_MIN_VERSION,
   TRACE_VERSION,
   type TraceHeader,
   type TraceTrailer,
@@ -103,9 +104,9 @@ async function parse(fh: FileHandle, path: string): Promise<TraceFile> {
   if (!isTraceMagic(pre)) throw new TraceFormatError(`${path}: not a retrace trace (wrong magic bytes)`);
   const pdv = new DataView(pre.buffer);
   const version = pdv.getUint16(8, true);
-  if (version !== TRACE_VERSION) {
+  if (version < TRACE_MIN_VERSION || version > TRACE_VERSION) {
     throw new TraceFormatError(
-      `${path}: trace format version ${version} is not supported (this retrace reads ${TRACE_VERSION})`,
+      `${path}: trace format version ${version} is not supported (this retrace reads ${TRACE_MIN_VERSION} to ${TRACE_VERSION})`,
     );
   }
   const hlen = pdv.getUint32(12, true);

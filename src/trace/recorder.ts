@@ -22,7 +22,20 @@ import type { Insn } from "../isa/decode.ts";
 import type { Machine } from "../machine/machine.ts";
 import type { PhysicalMemory } from "../memory/physical.ts";
 import { branchKindOf } from "./classify.ts";
-import { AccFlag, BRANCH_TAKEN, BranchKind, INSN_BYTES, IntFlag, Mode, REC_BYTES, REC_NAMES, Rec } from "./format.ts";
+import {
+  AccFlag,
+  BRANCH_TAKEN,
+  BranchKind,
+  INSN_BYTES,
+  IntFlag,
+  Mode,
+  REC_BYTES,
+  REC_NAMES,
+  REF_BYTES,
+  REF_MAX_INDEX,
+  Rec,
+  RefBit,
+} from "./format.ts";
 
 /** A run of raw records (uncompressed payload). `bytes` is valid only during the call. */
 export interface RawChunk {
@@ -59,6 +72,8 @@ export interface RecorderOptions {
   /** Called every `progressEvery` retired instructions with the icount. */
   onProgress?: ((icount: number) => void) | null;
   progressEvery?: number;
+  /** Write an instruction whose INSN record is already in the chunk as a 4-byte REF (default true). */
+  refs?: boolean;
 }
 
 // TLB entry bits (src/cpu/constants.ts Tlb.Valid | Tlb.RFast): readable straight from `ram`.
@@ -71,6 +86,9 @@ const EFLAGS_VM = 1 << 17;
 const PTE_P = 1;
 const PDE_PS = 1 << 7;
 const SEG_CS = 1;
+
+/** Serial of the last chunk any recorder started (see TraceRecorder.serial). */
+let chunkSerial = 0;
 
 export class TraceRecorder implements CpuTracer {
   private buf: Uint8Array;
@@ -103,6 +121,14 @@ export class TraceRecorder implements CpuTracer {
   private open = false;
   /** Byte offset of the open instruction's record, or -1 (not recorded). */
   private insnPos = -1;
+  /** That record is a REF (4 bytes), not a full INSN record. */
+  private insnRef = false;
+  /** Write repeated INSN records as REF records (RecorderOptions.refs). */
+  private readonly refs: boolean;
+  /** This chunk's serial (process-wide, so an Insn's traceChunk never matches another recorder's chunk). */
+  private serial = ++chunkSerial;
+  /** Full INSN/FAULT records in this chunk so far (the next one's REF index). */
+  private fullRecords = 0;
   private bKind = 0;
   private bEip = 0;
   private bLen = 0;
@@ -137,6 +163,7 @@ export class TraceRecorder implements CpuTracer {
     this.from = opts.from ?? 0;
     this.to = opts.to ?? Number.POSITIVE_INFINITY;
     this.only = opts.only === "user" ? 1 : opts.only === "kernel" ? 2 : 0;
+    this.refs = opts.refs ?? true;
     this.buf = new Uint8Array(0);
     this.u32 = new Uint32Array(0);
     this.takeBuffer();
@@ -202,8 +229,6 @@ export class TraceRecorder implements CpuTracer {
     const p = this.pos;
     const w = p >> 2;
     const u = this.u32;
-    let w0 = i.traceWord;
-    if (w0 < 0) w0 = this.insnRecord(cpu, i);
     const cr0 = cpu.cr0;
     const mode =
       cpu.cpl |
@@ -211,23 +236,42 @@ export class TraceRecorder implements CpuTracer {
       ((cpu.eflags & EFLAGS_VM) !== 0 ? Mode.V86 : 0) |
       (cpu.code32 ? Mode.Code32 : 0) |
       ((cr0 >>> 31) << 5);
-    u[w] = w0 | (mode << 16);
-    u[w + 1] = cpu.curEip;
-    u[w + 2] = i.linear;
-    u[w + 3] = i.tracePhys;
-    u[w + 4] = i.traceB0;
-    u[w + 5] = i.traceB1;
-    u[w + 6] = i.traceB2;
-    u[w + 7] = i.traceB3;
+    const eip = cpu.curEip;
+    let w0 = i.traceWord;
+    if (w0 >= 0 && i.traceChunk === this.serial && i.traceEip === eip && i.traceMode === mode) {
+      // The same record is already in this chunk: a 4-byte reference to it.
+      u[w] = Rec.Ref | (i.traceIdx << RefBit.IndexShift);
+      this.insnRef = true;
+      this.pos = p + REF_BYTES;
+      this.counts[Rec.Ref]++;
+    } else {
+      if (w0 < 0) w0 = this.insnRecord(cpu, i);
+      u[w] = w0 | (mode << 16);
+      u[w + 1] = eip;
+      u[w + 2] = i.linear;
+      u[w + 3] = i.tracePhys;
+      u[w + 4] = i.traceB0;
+      u[w + 5] = i.traceB1;
+      u[w + 6] = i.traceB2;
+      u[w + 7] = i.traceB3;
+      const idx = this.fullRecords++;
+      if (this.refs && idx <= REF_MAX_INDEX) {
+        i.traceChunk = this.serial;
+        i.traceIdx = idx;
+        i.traceEip = eip;
+        i.traceMode = mode;
+      }
+      this.insnRef = false;
+      this.pos = p + INSN_BYTES;
+    }
     const kind = w0 >>> 24;
     this.insnPos = p;
     this.dLast = ic;
-    this.pos = p + INSN_BYTES;
     this.chunkRecords++;
     this.counts[Rec.Insn]++;
     this.bKind = kind;
     if (kind !== BranchKind.None) {
-      this.bEip = cpu.curEip;
+      this.bEip = eip;
       this.bLen = i.len;
       this.bImm = i.imm;
       this.bCs = cpu.segSel[SEG_CS];
@@ -430,7 +474,8 @@ export class TraceRecorder implements CpuTracer {
     this.open = false;
     const p = this.insnPos;
     if (p >= 0) {
-      this.buf[p] = Rec.Fault;
+      if (this.insnRef) this.buf[p + 1] |= RefBit.Fault >> 8;
+      else this.buf[p] = Rec.Fault;
       this.counts[Rec.Insn]--;
       this.counts[Rec.Fault]++;
       this.insnPos = -1;
@@ -458,7 +503,10 @@ export class TraceRecorder implements CpuTracer {
       tLin = (cpu.segBase[SEG_CS] + eip) | 0;
       tCs = cs;
     }
-    if (taken) this.buf[p + 3] |= BRANCH_TAKEN;
+    if (taken) {
+      if (this.insnRef) this.buf[p + 1] |= RefBit.Taken >> 8;
+      else this.buf[p + 3] |= BRANCH_TAKEN;
+    }
     this.ensure(REC_BYTES);
     const w = this.pos >> 2;
     const u = this.u32;
@@ -557,6 +605,8 @@ export class TraceRecorder implements CpuTracer {
     this.chunkInsns = 0;
     this.chunkRecords = 0;
     this.needContext = true;
+    this.serial = ++chunkSerial;
+    this.fullRecords = 0;
   }
 
   /** Record counts by kind name. */

@@ -3,15 +3,28 @@
  * chunk's raw payload. The decoder is the reference for how records group:
  *
  * - CONTEXT and ICOUNT set state (CS, CR3; the icount of the next item).
- * - INSN / FAULT / INTERRUPT start an item; READ, WRITE, IMPLICIT and PORT
+ * - INSN / FAULT / REF / INTERRUPT start an item; READ, WRITE, IMPLICIT and PORT
  *   belong to the current item, PHYS2 to the access just before it, BRANCH
  *   to the last INSN.
  * - An INSN takes the current icount and the next item gets icount + 1; a
  *   FAULT does not advance the count; an INTERRUPT raised inside an
  *   instruction (IntFlag.InInsn) takes that instruction's icount, any other
  *   the current icount.
+ * - A REF is the INSN record it names (the chunk's n-th INSN/FAULT record),
+ *   with its own kind (INSN, or FAULT when its fault bit is set) and its own
+ *   branch-taken bit.
  */
-import { AccFlag, BRANCH_NAMES, type BranchName, IntFlag, Mode, Rec, recordSize } from "./format.ts";
+import {
+  AccFlag,
+  BRANCH_NAMES,
+  BRANCH_TAKEN,
+  type BranchName,
+  IntFlag,
+  Mode,
+  Rec,
+  RefBit,
+  recordSize,
+} from "./format.ts";
 
 export interface TraceAccess {
   /** read / write: by an instruction or an interrupt delivery; implicit: page-table A/D bits (physical only). */
@@ -87,6 +100,16 @@ export function u32Of(bytes: Uint8Array): { b: Uint8Array; u: Uint32Array } {
 }
 
 /**
+ * Byte offset of the full INSN/FAULT record a REF record (`word`, at byte `at`) names, given the
+ * offsets of the chunk's full records so far.
+ */
+export function refTarget(full: readonly number[], word: number, at: number, where = "chunk"): number {
+  const q = full[word >>> RefBit.IndexShift];
+  if (q === undefined) throw new TraceFormatError(`${where}: REF to a missing INSN record at byte ${at}`);
+  return q;
+}
+
+/**
  * Decode a chunk's payload. Items with icount outside [from, to) are dropped
  * (the window rule: a record belongs to the icount at which it happened).
  */
@@ -130,13 +153,27 @@ export function visitChunk(
   let insn: TraceInsn | null = null;
   let insnBranch = 0;
   let acc: TraceAccess | null = null;
+  /** Byte offsets of the chunk's full INSN/FAULT records (what REF records name). */
+  const full: number[] = [];
   let p = 0;
   const n = b.length;
   while (p < n) {
-    const kind = b[p];
+    let kind = b[p];
     const size = recordSize(kind);
     if (size === 0 || p + size > n) throw new TraceFormatError(`${where}: bad record kind ${kind} at byte ${p}`);
-    const w = p >> 2;
+    // The INSN record's fields: here, or (REF) at the full record it names.
+    let q = p;
+    let branchByte = 0;
+    if (kind === Rec.Ref) {
+      const word = u[p >> 2];
+      q = refTarget(full, word, p, where);
+      kind = (word & RefBit.Fault) !== 0 ? Rec.Fault : Rec.Insn;
+      branchByte = (b[q + 3] & ~BRANCH_TAKEN) | ((word & RefBit.Taken) !== 0 ? BRANCH_TAKEN : 0);
+    } else if (kind === Rec.Insn || kind === Rec.Fault) {
+      full.push(p);
+      branchByte = b[p + 3];
+    }
+    const w = q >> 2;
     switch (kind) {
       case Rec.Context:
         cs = b[p + 2] | (b[p + 3] << 8);
@@ -148,8 +185,8 @@ export function visitChunk(
         break;
       case Rec.Insn:
       case Rec.Fault: {
-        const len = b[p + 1];
-        const mode = b[p + 2];
+        const len = b[q + 1];
+        const mode = b[q + 2];
         const rec: TraceInsn = {
           type: kind === Rec.Insn ? "insn" : "fault",
           icount,
@@ -163,7 +200,7 @@ export function visitChunk(
           v86: (mode & Mode.V86) !== 0,
           code32: (mode & Mode.Code32) !== 0,
           paging: (mode & Mode.Paging) !== 0,
-          bytes: b.slice(p + 16, p + 16 + Math.min(len, 15)),
+          bytes: b.slice(q + 16, q + 16 + Math.min(len, 15)),
           branch: null,
           mem: [],
           io: [],
@@ -172,7 +209,7 @@ export function visitChunk(
         if (kind === Rec.Insn) icount++;
         flush();
         insn = rec;
-        insnBranch = b[p + 3];
+        insnBranch = branchByte;
         item = rec;
         acc = null;
         if (rec.icount >= from && rec.icount < to) out.push(rec);

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { crc32, crc32Update } from "../../src/log/crc32.ts";
+import { crc32, crc32Table, crc32Update } from "../../src/log/crc32.ts";
 
 /** Bit-at-a-time reference straight from the definition (no table). */
 function slowCrc(bytes: Uint8Array): number {
@@ -26,6 +26,16 @@ describe("crc32", () => {
 
   it("crc32_anyBytes_matchesBitwiseReference", () => {
     fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (b) => crc32(b) === slowCrc(b)));
+  });
+
+  it("crc32_nativeAndTablePaths_bothMatchTheReference", () => {
+    // crc32 uses zlib.crc32 from 64 bytes on (where Node has it) and the table below that.
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 60, maxLength: 600 }), fc.nat(), (b, seed) => {
+        const crc = seed >>> 0;
+        return crc32(b) === slowCrc(b) && crc32Table(0, b) === slowCrc(b) && crc32Update(crc, b) === crc32Table(crc, b);
+      }),
+    );
   });
 
   it("crc32Update_splitAnywhere_equalsCrcOfWhole", () => {

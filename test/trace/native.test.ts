@@ -2,7 +2,8 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { Codec, TraceHeader } from "../../src/trace/format.ts";
+import { crc32 } from "../../src/log/crc32.ts";
+import { type Codec, TRACE_VERSION, type TraceHeader } from "../../src/trace/format.ts";
 import { NativeTraceWriter } from "../../src/trace/native.ts";
 import { openTrace } from "../../src/trace/reader.ts";
 import type { RawChunk } from "../../src/trace/recorder.ts";
@@ -62,4 +63,30 @@ describe("native trace container", () => {
       await t.close();
     });
   }
+});
+
+describe("native trace versions", () => {
+  /** The file with its preamble version set to `v` (header CRC recomputed, so only the version differs). */
+  function withVersion(file: Uint8Array, v: number): Uint8Array {
+    const b = file.slice();
+    const dv = new DataView(b.buffer);
+    dv.setUint16(8, v, true);
+    const hlen = dv.getUint32(12, true);
+    dv.setUint32(16 + hlen, crc32(b, 8, 16 + hlen), true);
+    return b;
+  }
+
+  it("reader_version1File_readsAndVersion3IsRefusedByName", async () => {
+    const cs = chunks(3, 1 << 20);
+    const file = write("brotli", false, cs, 1 << 20);
+    expect(new DataView(file.buffer).getUint16(8, true)).toBe(TRACE_VERSION);
+    const v1 = join(dir, "v1.bin");
+    writeFileSync(v1, withVersion(file, 1));
+    const t = await openTrace(v1);
+    expect(Buffer.compare(await t.chunkPayload(2), cs[2].bytes)).toBe(0);
+    await t.close();
+    const v3 = join(dir, "v3.bin");
+    writeFileSync(v3, withVersion(file, TRACE_VERSION + 1));
+    await expect(openTrace(v3)).rejects.toThrow(`${v3}: trace format version ${TRACE_VERSION + 1} is not supported`);
+  });
 });

@@ -1,0 +1,159 @@
+/**
+ * REF records (trace format version 2): an instruction whose INSN record is
+ * already in the chunk is written as a 4-byte reference. Every consumer must
+ * read a trace with REFs exactly as the same trace written without them:
+ * the decoder, ChampSim, BBV. The program loops over a faulting DIV (#DE,
+ * the handler steps over it), a LOOP that is taken and then not, and a
+ * handler whose instructions repeat, so REFs carry both the fault and the
+ * taken bit.
+ */
+import { spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { PortBus } from "../../src/bus/ports.ts";
+import { Cpu, Reg } from "../../src/cpu/cpu.ts";
+import { PhysicalMemory } from "../../src/memory/physical.ts";
+import { BbvWriter } from "../../src/trace/bbv.ts";
+import { ChampSimWriter } from "../../src/trace/champsim.ts";
+import { Rec, RefBit } from "../../src/trace/format.ts";
+import { decodeChunk, TraceFormatError } from "../../src/trace/records.ts";
+import { type RawChunk, TraceRecorder } from "../../src/trace/recorder.ts";
+import { tempDir } from "../cli/helpers.ts";
+import { haveNasm } from "./helpers.ts";
+
+const ORG = 0x10000;
+const LOOPS = 6;
+const PROGRAM = `
+bits 32
+org ${ORG}
+  lgdt [gdtr]
+  lidt [idtr]
+  xor esi, esi
+  mov ecx, ${LOOPS}
+again:
+  xor edx, edx
+  mov eax, 7
+  xor ebx, ebx
+  div ebx                 ; #DE every time: a FAULT, then REFs with the fault bit
+  mov [0x20000 + ecx * 4], eax ; data on another page than the code (a write to code re-decodes it)
+  loop again              ; taken ${LOOPS - 1} times, then not
+  hlt
+handler:
+  add dword [esp], 2      ; step over the DIV
+  inc esi
+  iret
+align 8
+gdt:
+  dq 0
+  dq 0x00CF9A000000FFFF   ; 0x08: flat code
+  dq 0x00CF92000000FFFF   ; 0x10: flat data
+gdtr:
+  dw 23
+  dd gdt
+idt:
+  dw (handler - $$ + ${ORG}) & 0xFFFF
+  dw 0x08
+  db 0, 0x8E
+  dw (handler - $$ + ${ORG}) >> 16
+idtr:
+  dw 7
+  dd idt
+`;
+
+interface Output {
+  raw: RawChunk[];
+  champsim: Uint8Array;
+  bbv: string;
+}
+
+describe.skipIf(!haveNasm())("REF records", () => {
+  const dir = tempDir("refs");
+  const src = join(dir, "refs.asm");
+  const bin = join(dir, "refs.bin");
+  writeFileSync(src, PROGRAM);
+  const asm = spawnSync("nasm", ["-f", "bin", "-o", bin, src]);
+
+  function run(refs: boolean): Output {
+    expect(asm.status, asm.stderr?.toString()).toBe(0);
+    const mem = new PhysicalMemory({ ramBytes: 4 << 20 });
+    const cpu = new Cpu(mem, new PortBus());
+    cpu.enterFlat32(0);
+    mem.ram.set(readFileSync(bin), ORG);
+    cpu.eip = ORG;
+    cpu.regs[Reg.ESP] = 0x8000;
+    const raw: RawChunk[] = [];
+    const cs: Uint8Array[] = [];
+    const bbvOut: Uint8Array[] = [];
+    const bbv = new BbvWriter({ write: (b) => bbvOut.push(b.slice()) }, 7);
+    const rec = new TraceRecorder(
+      [
+        { chunk: (c) => raw.push({ ...c, bytes: c.bytes.slice() }) },
+        new ChampSimWriter({ write: (b) => cs.push(b.slice()) }),
+        bbv,
+      ],
+      { refs },
+    );
+    rec.attach({ cpu, ports: new PortBus(), mem });
+    cpu.run(1000);
+    rec.finish();
+    bbv.finish();
+    expect(cpu.halted).toBe(true);
+    expect(cpu.regs[Reg.ESI]).toBe(LOOPS); // the handler ran once per DIV
+    return { raw, champsim: new Uint8Array(Buffer.concat(cs)), bbv: Buffer.concat(bbvOut).toString("latin1") };
+  }
+
+  /** The REF words of a raw chunk (walking records by size). */
+  function refWords(bytes: Uint8Array): number[] {
+    const u = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >> 2);
+    const out: number[] = [];
+    for (let p = 0; p < bytes.length; ) {
+      const k = bytes[p];
+      if (k === Rec.Ref) out.push(u[p >> 2]);
+      p += k === Rec.Ref ? 4 : k === Rec.Insn || k === Rec.Fault ? 32 : 16;
+    }
+    return out;
+  }
+
+  it("refs_loopWithFaultsAndBranches_decodeExactlyAsFullRecords", () => {
+    const on = run(true);
+    const off = run(false);
+    const decOn = on.raw.flatMap((c) => decodeChunk(c.bytes, c.firstIcount));
+    const decOff = off.raw.flatMap((c) => decodeChunk(c.bytes, c.firstIcount));
+    expect(decOn).toEqual(decOff);
+    const faults = decOn.filter((r) => r.type === "fault");
+    expect(faults.length).toBe(LOOPS);
+    const loops = decOn.filter((r) => r.type === "insn" && r.branch?.kind === "cond");
+    expect(loops.map((r) => (r.type === "insn" && r.branch?.taken ? 1 : 0))).toEqual([1, 1, 1, 1, 1, 0]);
+
+    // The repeats really were written as REFs, with both bits in use, and nothing as REF without refs.
+    const words = on.raw.flatMap((c) => refWords(c.bytes));
+    expect(words.length).toBeGreaterThan(LOOPS * 6);
+    // The first two DIVs are full records: the first pass runs the block that starts at LGDT, the
+    // second the one that starts at `again` (other Insn objects); every later DIV is a REF.
+    expect(words.filter((w) => (w & RefBit.Fault) !== 0).length).toBe(LOOPS - 2);
+    expect(words.filter((w) => (w & RefBit.Taken) !== 0).length).toBeGreaterThanOrEqual(LOOPS - 2);
+    expect(off.raw.flatMap((c) => refWords(c.bytes)).length).toBe(0);
+    const size = (o: Output): number => o.raw.reduce((s, c) => s + c.bytes.length, 0);
+    expect(size(on)).toBeLessThan(size(off));
+
+    expect(Buffer.compare(on.champsim, off.champsim)).toBe(0);
+    expect(on.champsim.length).toBeGreaterThan(0);
+    expect(on.bbv).toBe(off.bbv);
+    expect(on.bbv.split("\n").length).toBeGreaterThan(5);
+  });
+
+  it("refs_toARecordNotInTheChunk_isAFormatError", () => {
+    const { raw } = run(true);
+    const bytes = raw[0].bytes.slice();
+    const u = new Uint32Array(bytes.buffer);
+    let p = 0;
+    while (p < bytes.length && bytes[p] !== Rec.Ref) p += bytes[p] === Rec.Insn || bytes[p] === Rec.Fault ? 32 : 16;
+    expect(p).toBeLessThan(bytes.length);
+    u[p >> 2] = Rec.Ref | (5000 << RefBit.IndexShift);
+    expect(() => decodeChunk(bytes, raw[0].firstIcount, 0, Infinity, "t.bin chunk 0")).toThrow(TraceFormatError);
+    expect(() => decodeChunk(bytes, raw[0].firstIcount, 0, Infinity, "t.bin chunk 0")).toThrow(
+      /REF to a missing INSN record/,
+    );
+  });
+});
