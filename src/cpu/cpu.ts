@@ -40,11 +40,9 @@ export class Block {
   readonly insns: Insn[] = [];
   n = 0;
   valid = true;
-  /** Successor cache (chaining): the linear address and block seen last after this one. */
-  nextLin = -1;
+  /** Successor cache (chaining): the last two blocks seen after this one (Cpu.getBlock). */
   nextBlock: Block | null = null;
-  nextEpoch = -1;
-  nextCpl = -1;
+  altBlock: Block | null = null;
   /** Executions, for the trace/JIT layers. */
   hits = 0;
   /** The compiled region (src/cpu/jit) holding this block, once it ran more than Cpu.jitThreshold times. */
@@ -148,8 +146,6 @@ export class Cpu implements CodeReader {
   readonly tlb = new Int32Array(1 << 20);
   private readonly tlbFilled = new Int32Array(4096);
   private tlbCount = 0;
-  /** Bumped on every TLB flush, so chained blocks re-validate their linear->physical mapping. */
-  tlbEpoch = 0;
   /** RAM fast-path masks for the current CPL. */
   rdMask = Tlb.Valid | Tlb.RFast;
   wrMask = Tlb.Valid | Tlb.WFast | Tlb.SupW;
@@ -508,7 +504,6 @@ export class Cpu implements CodeReader {
     if (this.tlbCount >= this.tlbFilled.length) this.tlb.fill(0);
     else for (let i = 0; i < this.tlbCount; i++) this.tlb[this.tlbFilled[i]] = 0;
     this.tlbCount = 0;
-    this.tlbEpoch++;
     // Decoded blocks ahead may now be mapped elsewhere: the run loop (and compiled code, which
     // only checks its pages when it enters them) must look the next one up again.
     this.blockDirty = true;
@@ -516,7 +511,6 @@ export class Cpu implements CodeReader {
 
   invlpg(lin: number): void {
     this.tlb[lin >>> 12] = 0;
-    this.tlbEpoch++;
     this.blockDirty = true;
   }
 
@@ -954,36 +948,34 @@ export class Cpu implements CodeReader {
 
   private getBlock(): Block {
     const lin = (this.segBase[Seg.CS] + this.eip) | 0;
-    // Chaining: the previous block remembers which block followed it at which linear address. The
-    // link holds while no TLB flush happened (same linear->physical mapping and permissions), the
-    // CPL and code size are unchanged and the successor was not invalidated by a code write.
-    const prev = this.prevBlock;
-    if (prev !== null) {
-      const nb = prev.nextBlock;
-      if (
-        nb !== null &&
-        prev.nextLin === lin &&
-        prev.nextEpoch === this.tlbEpoch &&
-        nb.valid &&
-        nb.code32 === this.code32 &&
-        prev.nextCpl === this.cpl
-      ) {
-        this.prevBlock = nb;
-        return nb;
-      }
-    }
     const e = this.tlb[lin >>> 12];
     let phys: number;
     if ((e & this.rdMask) === this.rdMask) phys = (e & ~0xfff) | (lin & 0xfff);
     else phys = this.translate(lin, false, this.cpl === 3);
-    const map = this.code32 ? this.blocks32 : this.blocks16;
+    // Chaining: the previous block remembers the two blocks that followed it last. A link holds
+    // when that block starts at this linear address, comes from the physical address the TLB maps
+    // it to now (so links survive TLB flushes), has the current code size and was not invalidated
+    // by a code write: exactly what the lookup below would check.
+    const code32 = this.code32;
+    const prev = this.prevBlock;
+    if (prev !== null) {
+      const nb = prev.nextBlock;
+      if (nb !== null && nb.lin === lin && nb.phys === phys && nb.valid && nb.code32 === code32) {
+        this.prevBlock = nb;
+        return nb;
+      }
+      const ab = prev.altBlock;
+      if (ab !== null && ab.lin === lin && ab.phys === phys && ab.valid && ab.code32 === code32) {
+        this.prevBlock = ab;
+        return ab;
+      }
+    }
+    const map = code32 ? this.blocks32 : this.blocks16;
     let b = map.get(phys);
     if (b === undefined || b.lin !== lin) b = this.decodeBlock(lin, phys);
     if (prev !== null) {
-      prev.nextLin = lin;
+      prev.altBlock = prev.nextBlock;
       prev.nextBlock = b;
-      prev.nextEpoch = this.tlbEpoch;
-      prev.nextCpl = this.cpl;
     }
     this.prevBlock = b;
     return b;
