@@ -1156,7 +1156,8 @@ export class Cpu implements CodeReader {
       const i = insns[k];
       this.curEip = this.eip;
       this.eip = (this.eip + i.len) & this.ipMask;
-      t.begin(this, i);
+      if (k === 0) t.begin(this, i);
+      else t.beginNext(this, i);
       execute(this, i);
       this.icount++;
       t.retire(this, i);

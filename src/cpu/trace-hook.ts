@@ -6,7 +6,7 @@ import type { Cpu } from "./cpu.ts";
  * With no tracer the CPU runs its untraced loop; the only cost left there is a
  * null check per memory access.
  *
- * Order for one instruction: begin -> mem* -> retire. If the instruction
+ * Order for one instruction: begin (or beginNext) -> mem* -> retire. If the instruction
  * faults, retire is not called: the next call is `interrupt` (the exception),
  * then `begin` of the handler's first instruction; accesses seen since the
  * last begin belong to the faulting, non-retired instruction. External
@@ -16,6 +16,12 @@ import type { Cpu } from "./cpu.ts";
 export interface CpuTracer {
   /** `i` is about to execute; cpu.curEip is its EIP (CS-relative), cpu.icount its ordinal. */
   begin(cpu: Cpu, i: Insn): void;
+  /**
+   * As `begin`, for an instruction of the same decoded block as the one that just retired, with
+   * nothing in between: CS, its base, CR3, CR0, CPL, EFLAGS.VM and the code size are what they were
+   * at that instruction's begin (every instruction that can change them ends its block).
+   */
+  beginNext(cpu: Cpu, i: Insn): void;
   /** A linear memory access of `size` bytes; `cpu.physOf(lin)` gives its physical address. */
   mem(cpu: Cpu, lin: number, size: number, write: boolean, value: number): void;
   /** `i` retired; cpu.eip is the next EIP (branch target or fall-through); cpu.icount already counts it. */

@@ -129,6 +129,10 @@ export class TraceRecorder implements CpuTracer {
   private serial = ++chunkSerial;
   /** Full INSN/FAULT records in this chunk so far (the next one's REF index). */
   private fullRecords = 0;
+  /** The last instruction was recorded and retired in this chunk: beginNext may skip the checks. */
+  private chained = false;
+  /** Mode byte of the last instruction begin recorded. */
+  private lastMode = 0;
   private bKind = 0;
   private bEip = 0;
   private bLen = 0;
@@ -218,6 +222,7 @@ export class TraceRecorder implements CpuTracer {
     this.open = true;
     if (ic < this.from || ic >= this.to || !this.keepCpl(cpu.cpl)) {
       this.recording = false;
+      this.chained = false;
       this.insnPos = -1;
       this.pN = 0;
       if (ic >= this.to) this.detach();
@@ -226,9 +231,6 @@ export class TraceRecorder implements CpuTracer {
     this.recording = true;
     this.ensure(INSN_BYTES + 3 * REC_BYTES);
     this.itemStart(cpu, ic, this.dNext);
-    const p = this.pos;
-    const w = p >> 2;
-    const u = this.u32;
     const cr0 = cpu.cr0;
     const mode =
       cpu.cpl |
@@ -236,6 +238,30 @@ export class TraceRecorder implements CpuTracer {
       ((cpu.eflags & EFLAGS_VM) !== 0 ? Mode.V86 : 0) |
       (cpu.code32 ? Mode.Code32 : 0) |
       ((cr0 >>> 31) << 5);
+    this.lastMode = mode;
+    this.insnItem(cpu, i, ic, mode);
+  }
+
+  beginNext(cpu: Cpu, i: Insn): void {
+    const ic = cpu.icount;
+    // The previous instruction of this block was recorded and retired, and no chunk was cut
+    // since: the window, the privilege filter, the context record and the mode byte all hold.
+    if (!this.chained || ic >= this.to) {
+      this.begin(cpu, i);
+      return;
+    }
+    this.open = true;
+    this.recording = true;
+    this.ensure(INSN_BYTES + 3 * REC_BYTES);
+    this.insnItem(cpu, i, ic, this.lastMode);
+  }
+
+  /** The INSN record (or REF) of instruction `i`, recorded at icount `ic` with mode byte `mode`. */
+  private insnItem(cpu: Cpu, i: Insn, ic: number, mode: number): void {
+    this.chained = false;
+    const p = this.pos;
+    const w = p >> 2;
+    const u = this.u32;
     const eip = cpu.curEip;
     let w0 = i.traceWord;
     if (w0 >= 0 && i.traceChunk === this.serial && i.traceEip === eip && i.traceMode === mode) {
@@ -350,6 +376,7 @@ export class TraceRecorder implements CpuTracer {
     const p = this.insnPos;
     if (p >= 0) {
       this.insnPos = -1;
+      this.chained = true;
       if (this.bKind !== BranchKind.None) this.branch(cpu, p);
       this.instructions++;
       this.chunkInsns++;
@@ -367,6 +394,7 @@ export class TraceRecorder implements CpuTracer {
   }
 
   interrupt(cpu: Cpu, vector: number, code: number, soft: boolean): void {
+    this.chained = false;
     if (this.recording && this.pN > 0) this.flushPending();
     this.pN = 0;
     const ic = cpu.icount;
@@ -607,6 +635,7 @@ export class TraceRecorder implements CpuTracer {
     this.needContext = true;
     this.serial = ++chunkSerial;
     this.fullRecords = 0;
+    this.chained = false;
   }
 
   /** Record counts by kind name. */

@@ -16,7 +16,7 @@ const LIN = 0x40000;
 const PD = 0x200000;
 const PT = 0x201000;
 
-const NO_HOOK: CpuTracer = { begin() {}, mem() {}, retire() {}, interrupt() {} };
+const NO_HOOK: CpuTracer = { begin() {}, beginNext() {}, mem() {}, retire() {}, interrupt() {} };
 
 const movImm = (op: number, v: number): number[] => [op, v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24];
 const EAX = 0xb8;

@@ -52,6 +52,9 @@ describe.skipIf(!have)("Linux guest", () => {
           c.stopRequested = true;
         }
       },
+      beginNext(c, i) {
+        this.begin(c, i);
+      },
       mem() {},
       retire() {},
       interrupt() {},

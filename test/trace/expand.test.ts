@@ -13,7 +13,7 @@ import { expandLog } from "../../src/cli/expand.ts";
 import { jitStats } from "../../src/cpu/jit/compile.ts";
 import { LogWriter, readLog } from "../../src/log/index.ts";
 import { PageKind } from "../../src/memory/physical.ts";
-import { openTrace, type TraceFile, type TraceInsn, type TraceRecord } from "../../src/trace/index.ts";
+import { openTrace, type TraceFile, type TraceInsn, type TraceRecord, TraceRecorder } from "../../src/trace/index.ts";
 import { cli, tempDir } from "../cli/helpers.ts";
 import { biosImage, captureDemo, champsimKind, DEMO_DISK, parseChampSim, x86Kind } from "./helpers.ts";
 
@@ -119,6 +119,22 @@ describe.skipIf(!ready)("expand of a demo capture", () => {
     const differ: number[] = [];
     for (let p = 0; p < ram.length && differ.length < 5; p++) if (ram[p] !== finalRam[p]) differ.push(p);
     expect(differ.map((p) => p.toString(16))).toEqual([]);
+  });
+
+  it("expand_recorderBeginNextShortcut_writesTheSameBytesAsTheFullBegin", async () => {
+    // beginNext skips the window, filter, context and mode checks inside a block; with it replaced by
+    // the full begin, the trace must not change by a byte (mode switches, paging, ring 3, faults).
+    const slow = join(dir, "full-begin.bin");
+    const proto = TraceRecorder.prototype as { beginNext: TraceRecorder["beginNext"] };
+    const shortcut = proto.beginNext;
+    proto.beginNext = TraceRecorder.prototype.begin;
+    try {
+      const r = await expandLog(LOG, { out: slow, bios: bios!, quiet: true });
+      expect(r.replay.ok).toBe(true);
+    } finally {
+      proto.beginNext = shortcut;
+    }
+    expect(Buffer.compare(readFileSync(slow), readFileSync(FULL))).toBe(0);
   });
 
   it("expand_twiceFromOneLog_isByteIdentical", async () => {
