@@ -12,8 +12,8 @@ export interface StateSums {
   mem: number;
 }
 
-const FNV_OFFSET = 0x811c9dc5 | 0;
-const FNV_PRIME = 16777619;
+export const FNV_OFFSET = 0x811c9dc5 | 0;
+export const FNV_PRIME = 16777619;
 
 function mix(h: number, v: number): number {
   return Math.imul(h ^ v, FNV_PRIME);
@@ -45,12 +45,18 @@ export function hashRam(ram: Uint8Array, start: number, end: number): number {
   return h >>> 0;
 }
 
+/** Byte range [start, end) of RAM that checkpoint `k` (>= 0) digests. */
+export function memWindow(ramBytes: number, k: number): { start: number; end: number } {
+  const size = Math.floor(ramBytes / MEM_WINDOWS / 4096) * 4096;
+  const start = (k % MEM_WINDOWS) * size;
+  return { start, end: start + size };
+}
+
 /** Digest of window `k` (of MEM_WINDOWS) of RAM; `k` = -1 digests all of RAM. */
 export function memDigest(ram: Uint8Array, k: number): number {
   if (k < 0) return hashRam(ram, 0, ram.length);
-  const size = Math.floor(ram.length / MEM_WINDOWS / 4096) * 4096;
-  const start = (k % MEM_WINDOWS) * size;
-  return hashRam(ram, start, start + size);
+  const { start, end } = memWindow(ram.length, k);
+  return hashRam(ram, start, end);
 }
 
 /** Checksums at a checkpoint; `seq` = the checkpoint's ordinal (chooses the RAM window), -1 = final. */
