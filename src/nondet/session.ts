@@ -16,8 +16,7 @@
  */
 import { createHash, type Hash } from "node:crypto";
 import type { CheckEvent, LogEvent, LogHeader, LogTrailer, LogWriter } from "../log/index.ts";
-import { memDigest, memWindow, regsHash, stateSums } from "../machine/checksum.ts";
-import { DigestPool } from "../machine/digest-pool.ts";
+import { stateSums } from "../machine/checksum.ts";
 import type { EndReason, HaltAction, Machine } from "../machine/machine.ts";
 
 export type ClockMode = "host" | "virtual";
@@ -199,12 +198,6 @@ export class CaptureSession extends LiveSession {
    * Measured, never fed to the guest; the capture overhead without the run-to-run noise of wall time.
    */
   ownNs = 0;
-  /** Hashes checkpoint windows off the main thread (null: no periodic checks, or hashing inline). */
-  private readonly digests: DigestPool | null;
-  /** Events not written yet: a check waiting for its digest, and everything logged after it. */
-  private readonly queue: LogEvent[] = [];
-  /** The digest slot of each queued check. */
-  private readonly slotOf = new Map<LogEvent, number>();
 
   constructor(
     clock: ClockMode,
@@ -212,14 +205,9 @@ export class CaptureSession extends LiveSession {
     readonly checkpointInterval: number,
     m: Machine,
     host?: HostClock,
-    /** Hash checkpoint windows on a second thread (default true; false hashes them inline). */
-    digestThread = true,
   ) {
     super(clock, host);
     this.nextCheck = checkpointInterval > 0 ? checkpointInterval : Number.POSITIVE_INFINITY;
-    const window = memWindow(m.cpu.ram.length, 0);
-    this.digests =
-      digestThread && checkpointInterval > 0 && window.end > 0 ? new DigestPool(window.end - window.start) : null;
     m.serialListeners.push((b) => {
       this.serialHash.update(Uint8Array.of(b));
       this.serialBytes++;
@@ -230,74 +218,30 @@ export class CaptureSession extends LiveSession {
     const next = super.boundary(m);
     const t0 = process.hrtime.bigint();
     if (m.icount >= this.nextCheck) {
-      this.checkpoint(m);
+      const s = stateSums(m.cpu, this.checkSeq++);
+      this.writer.push({ kind: "check", icount: m.icount, eip: s.eip, regs: s.regs, mem: s.mem });
       this.nextCheck += this.checkpointInterval;
     }
-    if (this.queue.length > 0) this.drain(false);
     // Flush a chunk regularly so that a killed capture loses at most the last one: every 100 ms of
     // host time, or with the virtual clock every 10M instructions (so the log stays bit-identical).
     if (this.clock === "host") {
       const h = this.host.nowNs();
       if (h - this.lastFlush >= 100_000_000) {
         this.lastFlush = h;
-        this.flush();
+        this.writer.flush();
       }
     } else if (m.icount >= this.nextFlushIcount) {
       this.nextFlushIcount = m.icount + VIRTUAL_FLUSH_INSNS;
-      this.flush();
+      this.writer.flush();
     }
     this.addOwn(t0);
     return Math.min(next, this.nextCheck, this.clock === "host" ? next : this.nextFlushIcount);
   }
 
-  /**
-   * A check event. Its RAM window is hashed on the digest thread (digest-pool.ts) from a copy, and
-   * the event waits in the queue, with every event logged after it, until the digest is in.
-   */
-  private checkpoint(m: Machine): void {
-    const seq = this.checkSeq++;
-    const c = m.cpu;
-    const e: CheckEvent = { kind: "check", icount: m.icount, eip: c.eip >>> 0, regs: regsHash(c), mem: 0 };
-    const pool = this.digests;
-    if (pool === null) {
-      e.mem = memDigest(c.ram, seq);
-      this.log(e);
-      return;
-    }
-    if (pool.free === 0) this.drain(true); // more than `slots` checkpoints in flight: wait for the oldest
-    const { start, end } = memWindow(c.ram.length, seq);
-    this.queue.push(e);
-    this.slotOf.set(e, pool.submit(c.ram.subarray(start, end)));
-  }
-
-  /** Write queued events in order, up to the first check whose digest is not in yet (`wait`: all). */
-  private drain(wait: boolean): void {
-    const q = this.queue;
-    let k = 0;
-    for (; k < q.length; k++) {
-      const e = q[k];
-      const slot = e.kind === "check" ? this.slotOf.get(e) : undefined;
-      if (slot !== undefined && this.digests !== null) {
-        if (!wait && !this.digests.ready(slot)) break;
-        (e as CheckEvent).mem = this.digests.result(slot);
-        this.slotOf.delete(e);
-      }
-      this.writer.push(e);
-    }
-    q.splice(0, k);
-  }
-
-  /** Write the queue out (waiting for digests) and flush a chunk: the log's chunking stays deterministic. */
-  private flush(): void {
-    if (this.queue.length > 0) this.drain(true);
-    this.writer.flush();
-  }
-
-  /** writer.push (behind any queued events), timed into ownNs. */
+  /** writer.push, timed into ownNs. */
   private log(e: LogEvent): void {
     const t0 = process.hrtime.bigint();
-    if (this.queue.length > 0) this.queue.push(e);
-    else this.writer.push(e);
+    this.writer.push(e);
     this.addOwn(t0);
   }
 
@@ -327,15 +271,13 @@ export class CaptureSession extends LiveSession {
 
   override resumeAfterWait(m: Machine): void {
     super.resumeAfterWait(m);
-    if (this.clock === "virtual") this.flush(); // input arrived while idle: keep it safe now
+    if (this.clock === "virtual") this.writer.flush(); // input arrived while idle: keep it safe now
   }
 
   /** Close the log with the trailer. With the virtual clock no host duration is recorded (bit-identical logs). */
   finish(m: Machine, reason: EndReason, durationMs: number): LogTrailer {
     if (this.clock === "virtual") durationMs = 0;
     const t0 = process.hrtime.bigint();
-    if (this.queue.length > 0) this.drain(true);
-    this.digests?.close();
     const f = stateSums(m.cpu, -1);
     const t = this.writer.finish({
       instructions: m.icount,

@@ -98,8 +98,6 @@ export interface SimOptions {
   inputRate?: number;
   /** Input arrives only while the host waits for the idle guest. */
   inputOnlyWhileWaiting?: boolean;
-  /** Hash checkpoint windows on the digest thread (CaptureSession's default) or inline. */
-  digestThread?: boolean;
 }
 
 /** A capture of the demo under simulated host timing. */
@@ -123,7 +121,7 @@ export function simulatedCapture(o: SimOptions): LogContents {
     },
     (b) => chunks.push(b.slice()),
   );
-  const session = new CaptureSession("host", writer, checkEvery, m, host, o.digestThread ?? true);
+  const session = new CaptureSession("host", writer, checkEvery, m, host);
   const input = [...(o.input ?? "retrace!")].map((ch) => ch.charCodeAt(0));
   const type = (): void => {
     if (input.length > 0 && r() < (o.inputRate ?? 0.3)) m.injectSerial(input.splice(0, 1 + Math.floor(r() * 3)));
