@@ -5,18 +5,16 @@
  * calls; this program has all of them.
  */
 import { spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { PortBus } from "../../src/bus/ports.ts";
-import { Cpu, Reg } from "../../src/cpu/cpu.ts";
-import { PhysicalMemory } from "../../src/memory/physical.ts";
 import { BbvWriter } from "../../src/trace/bbv.ts";
 import { ChampSimWriter } from "../../src/trace/champsim.ts";
 import { decodeChunk, type TraceInsn } from "../../src/trace/records.ts";
 import { type RawChunk, TraceRecorder } from "../../src/trace/recorder.ts";
 import { tempDir } from "../cli/helpers.ts";
-import { champsimKind, haveNasm, parseChampSim, x86Kind } from "./helpers.ts";
+import { champsimKind, flatCpu, haveNasm, parseChampSim, x86Kind } from "./helpers.ts";
 
 const ORG = 0x10000;
 const PROGRAM = `
@@ -80,12 +78,7 @@ describe.skipIf(!haveNasm())("branches on a bare CPU", () => {
 
   function run(): { insns: TraceInsn[]; champsim: Uint8Array; bbv: string } {
     expect(asm.status, asm.stderr?.toString()).toBe(0);
-    const mem = new PhysicalMemory({ ramBytes: 4 << 20 });
-    const cpu = new Cpu(mem, new PortBus());
-    cpu.enterFlat32(0);
-    mem.ram.set(readFileSync(bin), ORG);
-    cpu.eip = ORG;
-    cpu.regs[Reg.ESP] = 0x8000;
+    const { cpu, mem } = flatCpu(bin, ORG);
     const raw: RawChunk[] = [];
     const cs = sinkOf();
     const bbvOut = sinkOf();

@@ -2,6 +2,10 @@
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { readFileSync } from "node:fs";
+import { PortBus } from "../../src/bus/ports.ts";
+import { Cpu, Reg } from "../../src/cpu/cpu.ts";
+import { PhysicalMemory } from "../../src/memory/physical.ts";
 import { cli, ROOT } from "../cli/helpers.ts";
 
 export const DEMO_DISK = join(ROOT, "fixtures/demo/demo.img");
@@ -15,6 +19,17 @@ export function biosImage(dir: string): string | null {
   const out = join(dir, "bios.bin");
   const r = spawnSync("nasm", ["-f", "bin", "-I", `${join(ROOT, "src/firmware")}/`, "-o", out, src]);
   return r.status === 0 ? out : null;
+}
+
+/** A bare CPU in flat 32-bit ring 0 with 4 MiB of RAM, the flat binary `bin` loaded and entered at `org`, ESP 0x8000. */
+export function flatCpu(bin: string, org: number): { cpu: Cpu; mem: PhysicalMemory } {
+  const mem = new PhysicalMemory({ ramBytes: 4 << 20 });
+  const cpu = new Cpu(mem, new PortBus());
+  cpu.enterFlat32(0);
+  mem.ram.set(readFileSync(bin), org);
+  cpu.eip = org;
+  cpu.regs[Reg.ESP] = 0x8000;
+  return { cpu, mem };
 }
 
 export function haveNasm(): boolean {

@@ -8,19 +8,18 @@
  * taken bit.
  */
 import { spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { PortBus } from "../../src/bus/ports.ts";
-import { Cpu, Reg } from "../../src/cpu/cpu.ts";
-import { PhysicalMemory } from "../../src/memory/physical.ts";
+import { Reg } from "../../src/cpu/cpu.ts";
 import { BbvWriter } from "../../src/trace/bbv.ts";
 import { ChampSimWriter } from "../../src/trace/champsim.ts";
 import { Rec, RefBit } from "../../src/trace/format.ts";
 import { decodeChunk, TraceFormatError } from "../../src/trace/records.ts";
 import { type RawChunk, TraceRecorder } from "../../src/trace/recorder.ts";
 import { tempDir } from "../cli/helpers.ts";
-import { haveNasm } from "./helpers.ts";
+import { flatCpu, haveNasm } from "./helpers.ts";
 
 const ORG = 0x10000;
 const LOOPS = 6;
@@ -76,12 +75,7 @@ describe.skipIf(!haveNasm())("REF records", () => {
 
   function run(refs: boolean): Output {
     expect(asm.status, asm.stderr?.toString()).toBe(0);
-    const mem = new PhysicalMemory({ ramBytes: 4 << 20 });
-    const cpu = new Cpu(mem, new PortBus());
-    cpu.enterFlat32(0);
-    mem.ram.set(readFileSync(bin), ORG);
-    cpu.eip = ORG;
-    cpu.regs[Reg.ESP] = 0x8000;
+    const { cpu, mem } = flatCpu(bin, ORG);
     const raw: RawChunk[] = [];
     const cs: Uint8Array[] = [];
     const bbvOut: Uint8Array[] = [];
