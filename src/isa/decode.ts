@@ -118,7 +118,6 @@ const RM16_INDEX = [Reg.ESI, Reg.EDI, Reg.ESI, Reg.EDI, -1, -1, -1, -1];
  */
 export function decode(code: CodeReader, code32: boolean, out: Insn): Insn {
   out.traceWord = -1;
-  out.traceChunk = 0;
   let pos = 0;
   let opsize32 = code32;
   let adsize32 = code32;

@@ -47,7 +47,10 @@ export class BbvWriter implements ChunkSink {
     while (p < n) {
       const kind = b[p];
       let q = p;
-      if (kind === Rec.Ref) {
+      if (kind === Rec.Insn) {
+        full.push(p);
+        p += INSN_BYTES;
+      } else if (kind === Rec.Ref) {
         const word = u[p >> 2];
         p += REF_BYTES;
         if ((word & RefBit.Fault) !== 0) {
@@ -55,16 +58,12 @@ export class BbvWriter implements ChunkSink {
           continue;
         }
         q = refTarget(full, word, p - REF_BYTES);
-      } else if (kind === Rec.Insn) {
+      } else if (kind === Rec.Fault) {
         full.push(p);
+        this.newBlock = true;
         p += INSN_BYTES;
+        continue;
       } else {
-        if (kind === Rec.Fault) {
-          full.push(p);
-          this.newBlock = true;
-          p += INSN_BYTES;
-          continue;
-        }
         if (kind === Rec.Interrupt) this.newBlock = true;
         p += REC_BYTES;
         continue;

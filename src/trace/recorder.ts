@@ -286,7 +286,7 @@ export class TraceRecorder implements CpuTracer {
         i.traceIdx = idx;
         i.traceEip = eip;
         i.traceMode = mode;
-      }
+      } else i.traceChunk = 0; // an older record of this Insn (decoded again since) must not be named
       this.insnRef = false;
       this.pos = p + INSN_BYTES;
     }
