@@ -14,7 +14,15 @@ import { PageKind, type PhysicalMemory } from "../memory/physical.ts";
 import { AR, CR0, CR4, F, PTE, Tlb, Vec } from "./constants.ts";
 import { execute } from "./exec.ts";
 import { Fpu } from "./fpu.ts";
-import { compilePartial, compileRegion, Exit, MERGE_AFTER, mergeRegions, type Region } from "./jit/compile.ts";
+import {
+  compilePartial,
+  compileRegion,
+  Exit,
+  MERGE_AFTER,
+  mergeRegions,
+  type Region,
+  runRegion,
+} from "./jit/compile.ts";
 import type { CpuTracer } from "./trace-hook.ts";
 import { deliverInterruptPM, loadSegPM } from "./system.ts";
 
@@ -1079,7 +1087,7 @@ export class Cpu implements CodeReader {
       if (r === null || this.intr) break;
       if (this.icount + b.n <= limit) {
         const before = this.icount;
-        const exit = r.fn(this, limit);
+        const exit = runRegion(this, r, limit);
         if (exit === Exit.Declined) {
           // Compiled for another CS base or segment state: recompile. The whole region goes, not
           // only this entry: a block recompiled elsewhere while an old region still held its code
@@ -1092,7 +1100,10 @@ export class Cpu implements CodeReader {
         if (exit === Exit.Left) left = r;
       } else if (this.jitThreshold === 0) {
         const before = this.icount;
-        if (compilePartial(this, b, limit - this.icount).fn(this, limit) !== Exit.Declined && this.icount !== before)
+        if (
+          runRegion(this, compilePartial(this, b, limit - this.icount), limit) !== Exit.Declined &&
+          this.icount !== before
+        )
           return;
         break;
       } else break;

@@ -36,10 +36,17 @@ export const enum Exit {
   Stopped = 1,
   /** Control reached a block this region does not hold. */
   Left = 2,
+  /**
+   * A side exit: Side + x left before instruction exits[2x] of its block, at EIP exits[2x + 1]
+   * (runRegion applies them and returns Stopped). The region function only returns the number,
+   * so leaving by a side exit for the first time runs no code of its own without type feedback
+   * (an `ic += XI[x]` there was half of all deoptimisations of optimised regions on the Linux boot).
+   */
+  Side = 3,
 }
 
-/** Runs the region from c.eip; `limit` is the absolute icount the run must not pass. */
-export type RegionFn = (c: Cpu, limit: number) => Exit;
+/** Runs the region from c.eip; `limit` is the absolute icount the run must not pass. Returns an Exit (Side + x for side exit x). */
+export type RegionFn = (c: Cpu, limit: number) => number;
 
 /** A compiled region; `valid` is cleared when a page it was compiled from is written or flushed. */
 export class Region {
@@ -56,7 +63,19 @@ export class Region {
     readonly fn: RegionFn,
     /** Its blocks (none for a one-off partial region), the first is the one it was compiled for. */
     readonly parts: readonly RegionBlock[],
+    /** Side exit x: pairs (index of the instruction in its block, its EIP) at 2x and 2x + 1. */
+    readonly exits: Int32Array,
   ) {}
+}
+
+/** Run region `r` from c.eip (see RegionFn); a side exit leaves icount and EIP at its instruction. */
+export function runRegion(c: Cpu, r: Region, limit: number): Exit {
+  const x = r.fn(c, limit);
+  if (x < Exit.Side) return x;
+  const j = (x - Exit.Side) << 1;
+  c.icount += r.exits[j];
+  c.eip = r.exits[j + 1];
+  return Exit.Stopped;
 }
 
 type Factory = (fallbacks: readonly Insn[], rt: Runtime) => RegionFn;
@@ -207,13 +226,15 @@ export function compileRegion(c: Cpu, b: Block, threshold: number): Region {
   }
   let parts = members.map((x) => ({ block: x, count: x.n, eip: (x.lin - csBase) | 0 }));
   let fallbacks: Insn[] = [];
-  let src = generate(c, parts, fallbacks);
+  let exits: number[] = [];
+  let src = generate(c, parts, fallbacks, exits);
   while (src.length > MAX_REGION_SOURCE && parts.length > 1) {
     parts = parts.slice(0, Math.max(1, Math.floor((parts.length * 3) / 4)));
     fallbacks = [];
-    src = generate(c, parts, fallbacks);
+    exits = [];
+    src = generate(c, parts, fallbacks, exits);
   }
-  const region = new Region(build(src, fallbacks), parts);
+  const region = new Region(build(src, fallbacks), parts, Int32Array.from(exits));
   jitStats.regions++;
   for (const p of parts) p.block.region = region;
   return region;
@@ -222,7 +243,9 @@ export function compileRegion(c: Cpu, b: Block, threshold: number): Region {
 /** A one-off region of the first `count` instructions of `b` (threshold 0: the end of a run slice). */
 export function compilePartial(c: Cpu, b: Block, count: number): Region {
   const fallbacks: Insn[] = [];
-  return new Region(build(generate(c, [{ block: b, count, eip: c.eip }], fallbacks), fallbacks), []);
+  const exits: number[] = [];
+  const src = generate(c, [{ block: b, count, eip: c.eip }], fallbacks, exits);
+  return new Region(build(src, fallbacks), [], Int32Array.from(exits));
 }
 
 /**
@@ -253,17 +276,21 @@ export function mergeRegions(c: Cpu, a: Region, b: Region): Region | null {
   }
   if (insns > MAX_MERGED_INSNS || hi - lo > MAX_MERGED_SPAN) return null;
   const fallbacks: Insn[] = [];
-  const src = generate(c, parts, fallbacks);
+  const exits: number[] = [];
+  const src = generate(c, parts, fallbacks, exits);
   if (src.length > MAX_REGION_SOURCE) return null;
-  const region = new Region(build(src, fallbacks), parts);
+  const region = new Region(build(src, fallbacks), parts, Int32Array.from(exits));
   jitStats.regions++;
   jitStats.merged++;
   for (const p of parts) p.block.region = region;
   return region;
 }
 
-/** The factory source of a region (exported for tests). `fallbacks` receives the interpreted instructions. */
-export function generate(c: Cpu, parts: readonly RegionBlock[], fallbacks: Insn[]): string {
+/**
+ * The factory source of a region (exported for tests). `fallbacks` receives the interpreted
+ * instructions, `exits` the side exits (Region.exits).
+ */
+export function generate(c: Cpu, parts: readonly RegionBlock[], fallbacks: Insn[], exits: number[]): string {
   const first = parts[0];
   const code32 = first.block.code32;
   const csBase = (first.block.lin - first.eip) | 0;
@@ -305,6 +332,7 @@ export function generate(c: Cpu, parts: readonly RegionBlock[], fallbacks: Insn[
     if (off + 1 > slotsSize) slotsSize = off + 1;
   }
   for (const x of g.fallbacks) fallbacks.push(x as Insn);
+  for (const x of g.exits) exits.push(x);
   return assemble(g, first, csBase, winLin, slotsSize, slots, multiPage);
 }
 
@@ -339,7 +367,7 @@ function assemble(
     .map((s) => `c.segBase[${s}] === 0 && c.segLimit[${s}] === -1 && (c.segAr[${s}] & 14) === 2`)
     .concat(g.flatUsed !== 0 ? ["(c.cr0 & 1) !== 0"] : [])
     .join(" && ");
-  const decls: string[] = ["e = 0", "k = 0", "ke = 0", "x = -1", "rdm = 0", "wrm = 0", "pe = false"];
+  const decls: string[] = ["e = 0", "k = 0", "ke = 0", "x = 1", "rdm = 0", "wrm = 0", "pe = false"];
   decls.push("fres = 0", "fcv = 0", "ftop = 31", "fovr = 0", "fbits = 0");
   if (multiPage) decls.push(`pg = (eip + ${csBase}) >>> 12`);
   for (const r of used) decls.push(`r${r} = 0`);
@@ -355,31 +383,25 @@ function assemble(
   if (g.usesStack) guard.push(`c.stack32 !== ${g.stack32}`);
   if (flatOk !== "") guard.push(`!(${flatOk})`);
   const winEip = (winLin - csBase) | 0;
-  const exitK: number[] = [];
-  const exitEip: number[] = [];
-  for (let j = 0; j < g.exits.length; j += 2) {
-    exitK.push(g.exits[j]);
-    exitEip.push(g.exits[j + 1]);
-  }
   return `"use strict";
-const X = RT.execute, PAR = RT.parity, PG = RT.pageCheck, XI = [${exitK.join(",")}], XE = [${exitEip.join(",")}], S = new ${slots.length < 255 ? "Uint8Array" : "Uint16Array"}(${slotsSize});
+const X = RT.execute, PAR = RT.parity, PG = RT.pageCheck, S = new ${slots.length < 255 ? "Uint8Array" : "Uint16Array"}(${slotsSize});
 ${slots.join(" ")}
 return function region_${(first.block.lin >>> 0).toString(16)}(c, limit) {
   if (${guard.join(" || ")}) return 0;
   const regs = c.regs, tlb = c.tlb, ram = c.ram, dv = c.ramView;
-  let ic = c.icount, eip = c.eip, ${decls.join(", ")};
+  let ic = c.icount, eip = c.eip | 0, ${decls.join(", ")};
   ${modeLoad}
   ${regLoad}
   ${flagLoad}
   c.blockDirty = false;
   try {
     loop: for (;;) {
-      const d = (eip - ${winEip}) >>> 0;
-      if (d >= ${slotsSize}) { x = -2; break; }
+      const d = ((eip - ${winEip}) | 0) >>> 0;
+      if (d >= ${slotsSize}) { x = 2; break; }
       switch (S[d]) {
         ${body}
         default:
-          x = -2;
+          x = 2;
           break loop;
       }
     }
@@ -392,15 +414,10 @@ return function region_${(first.block.lin >>> 0).toString(16)}(c, limit) {
     }
     throw x;
   }
-  if (x >= 0) {
-    // Side exit: the instruction XI[x] of the block runs in the interpreter.
-    ic += XI[x];
-    eip = XE[x];
-  }
   ${regStore}
   ${flagStore}
   c.icount = ic;
   c.eip = eip;
-  return x === -2 ? 2 : 1;
+  return x;
 };`;
 }

@@ -239,7 +239,7 @@ export class Gen {
   sideExit(): string {
     const x = this.exits.length >>> 1;
     this.exits.push(this.insnK, this.insnEip);
-    return `{ x = ${x}; break loop; }`;
+    return `{ x = ${3 + x}; break loop; }`; // Exit.Side + x (compile.ts)
   }
 
   /** Read w bytes at linear `lin` (a name) from RAM through the TLB; anything else is a side exit. */
