@@ -118,9 +118,12 @@ const SPAN_PAGES = 8;
  * MAX_REGION_INSNS: V8 also waits longer before optimising a bigger function (its tick budget
  * grows with the bytecode size), and kernel code moves on before a big region pays for itself.
  * On the Linux boot 150 took 49.5-57.7 s where 600 took 57.5-69.7 s (virtual clock, AMD EPYC,
- * two or three runs each); the decompressor alone is the same with either.
+ * two or three runs each); the decompressor alone is the same with either. Once side exits no
+ * longer deoptimised regions (Exit.Side), 100 reached the done marker in 15.9-16.5 s (median
+ * 16.2, 7 runs) against 15.9-17.0 s (median 16.6) for 150, 16.1-16.8 s for 120, 17.2-17.4 s
+ * for 70 and 18.6-18.8 s for 50 (2-core Xeon, interleaved).
  */
-const MAX_REGION_INSNS = 150;
+const MAX_REGION_INSNS = 100;
 const MAX_REGION_SOURCE = 90_000;
 /**
  * Merging (mergeRegions): a region is merged with the region it leaves to once that one has won
