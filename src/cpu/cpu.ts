@@ -171,8 +171,11 @@ export class Cpu implements CodeReader {
   private decodeLimitCheck = false;
 
   readonly ram: Uint8Array;
-  /** `ram` for 16/32-bit little-endian accesses from compiled blocks. */
+  /** `ram` for 16/32-bit little-endian accesses. */
   readonly ramView: DataView;
+  /** `ram` as aligned 16- and 32-bit words (compiled blocks, which need a little-endian host). */
+  readonly ram16: Uint16Array;
+  readonly ram32: Int32Array;
   /**
    * Default of `jitThreshold` for new CPUs (tests set 0 to compile every block, -1 interprets).
    * On the Linux boot, with one V8 compiler thread (bin/retrace), 1000 reached the done marker in
@@ -197,6 +200,8 @@ export class Cpu implements CodeReader {
   ) {
     this.ram = mem.ram;
     this.ramView = new DataView(mem.ram.buffer, mem.ram.byteOffset, mem.ram.byteLength);
+    this.ram16 = new Uint16Array(mem.ram.buffer, mem.ram.byteOffset, mem.ram.byteLength >>> 1);
+    this.ram32 = new Int32Array(mem.ram.buffer, mem.ram.byteOffset, mem.ram.byteLength >>> 2);
     this.ramPages = mem.ramBytes >>> 12;
     this.codePages = new Uint16Array(this.ramPages + 1);
     mem.onMapChange = () => this.flushTlb();

@@ -141,6 +141,35 @@ describe("block compiler exactness", () => {
     }
   });
 
+  it("misalignedAndPageCrossingAccesses_leaveTheRegionAndGiveTheInterpretersResult", () => {
+    // Compiled code reads and writes words through aligned typed arrays; misaligned words and
+    // words across a page boundary are side exits the interpreter runs. EBP = DATA + 128 (aligned).
+    const body = [
+      ...[0x8b, 0x45, 0x01], // mov eax, [ebp+1]
+      ...[0x01, 0x45, 0x06], // add [ebp+6], eax
+      ...[0x66, 0x89, 0x45, 0x03], // mov [ebp+3], ax
+      ...[0x66, 0x8b, 0x55, 0x05], // mov dx, [ebp+5]
+      ...[0x66, 0x01, 0x55, 0x09], // add [ebp+9], dx
+      ...[0x8b, 0x5d, 0x08], // mov ebx, [ebp+8]
+      ...[0x01, 0x5d, 0x0c], // add [ebp+12], ebx
+      ...[0x66, 0x01, 0x5d, 0x10], // add [ebp+16], bx
+      ...[0x8b, 0x35, 0xfe, 0xff, 0x02, 0x00], // mov esi, [0x2fffe] (crosses into DATA's page)
+      ...[0x01, 0x35, 0xfd, 0xff, 0x02, 0x00], // add [0x2fffd], esi
+      0x49, // dec ecx
+    ];
+    const code = [0xb9, 40, 0, 0, 0, ...body, 0x75, -(body.length + 2) & 0xff, 0xf4]; // mov ecx, 40; body; jnz; hlt
+    for (const seed of [1, 2, 3]) {
+      const s: Setup = { code, seed };
+      const want = run(s, -1);
+      expect(want.exc).toBe(-1);
+      expect(want.icount).toBe(1 + 40 * 12 + 1); // mov, 40 passes, hlt
+      const before = jitStats.regions;
+      expect(run(s, 0), `seed ${seed}, every block compiled`).toEqual(want);
+      expect(jitStats.regions).toBeGreaterThan(before);
+      expect(run(s, 2), `seed ${seed}, compiled after two passes`).toEqual(want);
+    }
+  });
+
   it("selfModifyingCode_writeToTheRunningBlock_endsItAndRunsTheNewBytes", () => {
     // Three passes of a loop that patches the immediate of an instruction later in its own block.
     const code = new Array(0x40).fill(0x90);

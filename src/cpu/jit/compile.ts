@@ -159,7 +159,11 @@ export interface RegionBlock {
  */
 let osrOff = false;
 
+/** Compiled code reads guest words through host-endian typed arrays (Cpu.ram16, ram32). */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 function build(src: string, fallbacks: Insn[]): RegionFn {
+  if (!LITTLE_ENDIAN) throw new Error("the block compiler needs a little-endian host: run with --jit-threshold -1");
   if (!osrOff) {
     osrOff = true;
     setFlagsFromString("--no-use-osr");
@@ -391,7 +395,7 @@ const X = RT.execute, PAR = RT.parity, PG = RT.pageCheck, S = new ${slots.length
 ${slots.join(" ")}
 return function region_${(first.block.lin >>> 0).toString(16)}(c, limit) {
   if (${guard.join(" || ")}) return 0;
-  const regs = c.regs, tlb = c.tlb, ram = c.ram, dv = c.ramView;
+  const regs = c.regs, tlb = c.tlb, ram = c.ram, m16 = c.ram16, m32 = c.ram32;
   let ic = c.icount, eip = c.eip | 0, ${decls.join(", ")};
   ${modeLoad}
   ${regLoad}

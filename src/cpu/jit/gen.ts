@@ -242,44 +242,46 @@ export class Gen {
     return `{ x = ${3 + x}; break loop; }`; // Exit.Side + x (compile.ts)
   }
 
-  /** Read w bytes at linear `lin` (a name) from RAM through the TLB; anything else is a side exit. */
+  /**
+   * Read w bytes at linear `lin` (a name) from RAM through the TLB; anything else is a side exit.
+   * 16- and 32-bit accesses go through the aligned views (ram16, ram32), so a misaligned one
+   * is a side exit too (that also covers page crossings). A typed-array element is cheaper than
+   * a DataView call: V8's baseline code calls a builtin for every DataView access, and TurboFan
+   * spends its inlining phase reducing them.
+   */
   read(w: number, lin: string): string {
     const v = this.tmp();
     const p = `(e & -4096) | (${lin} & 4095)`;
     const miss = `((e = tlb[${lin} >>> 12]) & rdm) !== rdm`;
     if (w === 1) this.emit(`if (${miss}) ${this.sideExit()} ${v} = ram[${p}];`);
-    else if (w === 2)
-      this.emit(`if ((${lin} & 4095) === 4095 || ${miss}) ${this.sideExit()} ${v} = dv.getUint16(${p}, true);`);
-    else this.emit(`if ((${lin} & 4095) > 4092 || ${miss}) ${this.sideExit()} ${v} = dv.getInt32(${p}, true);`);
+    else if (w === 2) this.emit(`if ((${lin} & 1) !== 0 || ${miss}) ${this.sideExit()} ${v} = m16[(${p}) >> 1];`);
+    else this.emit(`if ((${lin} & 3) !== 0 || ${miss}) ${this.sideExit()} ${v} = m32[(${p}) >> 2];`);
     return v;
   }
 
-  /** Write w bytes at linear `lin` to RAM without decoded code; anything else is a side exit. */
+  /** Write w bytes at linear `lin` to RAM without decoded code; anything else (misaligned too) is a side exit. */
   write(w: number, lin: string, v: string): void {
     const p = `(e & -4096) | (${lin} & 4095)`;
     const miss = `((e = tlb[${lin} >>> 12]) & wrm) !== wrm`;
     if (w === 1) this.emit(`if (${miss}) ${this.sideExit()} ram[${p}] = ${v};`);
-    else if (w === 2)
-      this.emit(`if ((${lin} & 4095) === 4095 || ${miss}) ${this.sideExit()} dv.setUint16(${p}, ${v}, true);`);
-    else this.emit(`if ((${lin} & 4095) > 4092 || ${miss}) ${this.sideExit()} dv.setInt32(${p}, ${v}, true);`);
+    else if (w === 2) this.emit(`if ((${lin} & 1) !== 0 || ${miss}) ${this.sideExit()} m16[(${p}) >> 1] = ${v};`);
+    else this.emit(`if ((${lin} & 3) !== 0 || ${miss}) ${this.sideExit()} m32[(${p}) >> 2] = ${v};`);
   }
 
   /** Read-modify-write: the write permission is checked first (the interpreter's rmwLin). Returns [value, address]. */
   rmwRead(w: number, lin: string): [string, string] {
     const p = this.tmp();
     const v = this.tmp();
-    const cross = w === 1 ? "" : w === 2 ? `(${lin} & 4095) === 4095 || ` : `(${lin} & 4095) > 4092 || `;
-    const get = w === 1 ? `ram[${p}]` : w === 2 ? `dv.getUint16(${p}, true)` : `dv.getInt32(${p}, true)`;
+    const align = w === 1 ? "" : w === 2 ? `(${lin} & 1) !== 0 || ` : `(${lin} & 3) !== 0 || `;
+    const get = w === 1 ? `ram[${p}]` : w === 2 ? `m16[${p} >> 1]` : `m32[${p} >> 2]`;
     this.emit(
-      `if (${cross}((e = tlb[${lin} >>> 12]) & wrm) !== wrm) ${this.sideExit()} ${p} = (e & -4096) | (${lin} & 4095); ${v} = ${get};`,
+      `if (${align}((e = tlb[${lin} >>> 12]) & wrm) !== wrm) ${this.sideExit()} ${p} = (e & -4096) | (${lin} & 4095); ${v} = ${get};`,
     );
     return [v, p];
   }
 
   rmwWrite(w: number, _lin: string, p: string, v: string): void {
-    this.emit(
-      w === 1 ? `ram[${p}] = ${v};` : w === 2 ? `dv.setUint16(${p}, ${v}, true);` : `dv.setInt32(${p}, ${v}, true);`,
-    );
+    this.emit(w === 1 ? `ram[${p}] = ${v};` : w === 2 ? `m16[${p} >> 1] = ${v};` : `m32[${p} >> 2] = ${v};`);
   }
 
   // ------------------------------------------------------------------ stack
