@@ -1,19 +1,22 @@
 /**
- * Chunk payload compression. Brotli quality 3 was chosen by measurement on
- * the demo's chunks (4 MiB of raw records each; MB/s of input, one core):
+ * Chunk payload compression: brotli quality 2 by default, chosen by measurement
+ * (MB/s of raw input, one core, Intel Xeon; trace format 2, 4 MiB chunks):
  *
- *   brotli q3      22.1x  340-490 MB/s   <- default
- *   brotli q1      12.6x  ~380 MB/s
- *   brotli q5      23.6x  ~90 MB/s
- *   deflate-raw 1  11.7x  ~240 MB/s
- *   deflate-raw 6  14.2x  ~120 MB/s
+ *                 demo (159 chunks)   Linux decompressor   Linux kernel start-up
+ *   brotli q1     12.6x  914 MB/s      7.9x  462 MB/s      33.5x  1303 MB/s
+ *   brotli q2     19.5x  578 MB/s      9.6x  309 MB/s      40.3x   730 MB/s  <- default
+ *   brotli q3     19.5x  480 MB/s      9.5x  261 MB/s      40.4x   635 MB/s
+ *   brotli q4     18.5x  233 MB/s      9.4x  152 MB/s      41.4x   354 MB/s
  *
- * Decompression runs at ~530 MB/s of output for both.
+ * q2 compresses as well as q3 (the demo 0.4 % larger, the decompressor 1 % smaller)
+ * with 13-20 % less CPU; expansion's compressor thread was 89-92 % busy at q3 on the
+ * decompressor. (Format 1, before REF records: q3 22.1x, q1 12.6x, q5 23.6x, deflate-raw
+ * level 1 11.7x and level 6 14.2x on the demo.) Decompression: ~530 MB/s of output.
  */
 import { brotliCompressSync, brotliDecompressSync, deflateRawSync, inflateRawSync, constants as zc } from "node:zlib";
 import type { Codec } from "./format.ts";
 
-export const BROTLI_QUALITY = 3;
+export const BROTLI_QUALITY = 2;
 
 export function compressPayload(codec: Codec, raw: Uint8Array): Uint8Array {
   if (codec === "brotli") {
