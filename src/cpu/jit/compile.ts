@@ -9,10 +9,10 @@
  * from the interpreter, bit for bit and instruction count for instruction count:
  * - a region runs whole blocks only: it leaves before a block the remaining budget does not
  *   cover (the interpreter then runs that partial block);
- * - memory goes through the TLB to RAM inline; any other case (a miss, a page crossing, MMIO,
- *   a write to a page holding decoded code, a fault) leaves the region before the instruction
- *   (a side exit) and the interpreter executes it, so compiled code never runs device code or
- *   faults there;
+ * - memory goes through the TLB to RAM inline; any other case (a miss, a page crossing, a
+ *   misaligned word, MMIO, a write to a page holding decoded code, a fault) leaves the region
+ *   before the instruction (a side exit) and the interpreter executes it, so compiled code never
+ *   runs device code or faults there;
  * - after an interpreter fallback it stops exactly where the interpreter's block loop stops:
  *   a write that invalidated code, HLT, a stop request or a raised interrupt line; the run loop
  *   does not enter a region while an interrupt line is already raised;
