@@ -162,7 +162,9 @@ let osrOff = false;
 /** Compiled code reads guest words through host-endian typed arrays (Cpu.ram16, ram32). */
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-function build(src: string, fallbacks: Insn[]): RegionFn {
+/** Compile generated code into a region of `parts` (the factory is shared by identical sources). */
+function build(gen: Generated, parts: readonly RegionBlock[]): Region {
+  const src = gen.src;
   if (!LITTLE_ENDIAN) throw new Error("the block compiler needs a little-endian host: run with --jit-threshold -1");
   if (!osrOff) {
     osrOff = true;
@@ -175,7 +177,7 @@ function build(src: string, fallbacks: Insn[]): RegionFn {
     factories.set(src, f);
     jitStats.compiled++;
   } else jitStats.cacheHits++;
-  return f(fallbacks, RT);
+  return new Region(f(gen.fallbacks, RT), parts, gen.exits);
 }
 
 /** Flat segments at compile time: base 0, limit 4 GiB, read/write data, protected mode (the interpreter's lin() fast path). */
@@ -232,16 +234,12 @@ export function compileRegion(c: Cpu, b: Block, threshold: number): Region {
     members.push(x);
   }
   let parts = members.map((x) => ({ block: x, count: x.n, eip: (x.lin - csBase) | 0 }));
-  let fallbacks: Insn[] = [];
-  let exits: number[] = [];
-  let src = generate(c, parts, fallbacks, exits);
-  while (src.length > MAX_REGION_SOURCE && parts.length > 1) {
+  let gen = generate(c, parts);
+  while (gen.src.length > MAX_REGION_SOURCE && parts.length > 1) {
     parts = parts.slice(0, Math.max(1, Math.floor((parts.length * 3) / 4)));
-    fallbacks = [];
-    exits = [];
-    src = generate(c, parts, fallbacks, exits);
+    gen = generate(c, parts);
   }
-  const region = new Region(build(src, fallbacks), parts, Int32Array.from(exits));
+  const region = build(gen, parts);
   jitStats.regions++;
   for (const p of parts) p.block.region = region;
   return region;
@@ -249,10 +247,7 @@ export function compileRegion(c: Cpu, b: Block, threshold: number): Region {
 
 /** A one-off region of the first `count` instructions of `b` (threshold 0: the end of a run slice). */
 export function compilePartial(c: Cpu, b: Block, count: number): Region {
-  const fallbacks: Insn[] = [];
-  const exits: number[] = [];
-  const src = generate(c, [{ block: b, count, eip: c.eip }], fallbacks, exits);
-  return new Region(build(src, fallbacks), [], Int32Array.from(exits));
+  return build(generate(c, [{ block: b, count, eip: c.eip }]), []);
 }
 
 /**
@@ -282,22 +277,24 @@ export function mergeRegions(c: Cpu, a: Region, b: Region): Region | null {
     parts.push(p);
   }
   if (insns > MAX_MERGED_INSNS || hi - lo > MAX_MERGED_SPAN) return null;
-  const fallbacks: Insn[] = [];
-  const exits: number[] = [];
-  const src = generate(c, parts, fallbacks, exits);
-  if (src.length > MAX_REGION_SOURCE) return null;
-  const region = new Region(build(src, fallbacks), parts, Int32Array.from(exits));
+  const gen = generate(c, parts);
+  if (gen.src.length > MAX_REGION_SOURCE) return null;
+  const region = build(gen, parts);
   jitStats.regions++;
   jitStats.merged++;
   for (const p of parts) p.block.region = region;
   return region;
 }
 
-/**
- * The factory source of a region (exported for tests). `fallbacks` receives the interpreted
- * instructions, `exits` the side exits (Region.exits).
- */
-export function generate(c: Cpu, parts: readonly RegionBlock[], fallbacks: Insn[], exits: number[]): string {
+/** A region's factory source, the instructions it leaves to the interpreter and its side exits (Region.exits). */
+export interface Generated {
+  src: string;
+  fallbacks: Insn[];
+  exits: Int32Array;
+}
+
+/** Generate the region of `parts` (exported for tests). */
+export function generate(c: Cpu, parts: readonly RegionBlock[]): Generated {
   const first = parts[0];
   const code32 = first.block.code32;
   const csBase = (first.block.lin - first.eip) | 0;
@@ -338,9 +335,8 @@ export function generate(c: Cpu, parts: readonly RegionBlock[], fallbacks: Insn[
     slots.push(`S[${off}] = ${j + 1};`);
     if (off + 1 > slotsSize) slotsSize = off + 1;
   }
-  for (const x of g.fallbacks) fallbacks.push(x as Insn);
-  for (const x of g.exits) exits.push(x);
-  return assemble(g, first, csBase, winLin, slotsSize, slots, multiPage);
+  const src = assemble(g, first, csBase, winLin, slotsSize, slots, multiPage);
+  return { src, fallbacks: g.fallbacks as Insn[], exits: Int32Array.from(g.exits) };
 }
 
 function bitsOf(mask: number): number[] {
