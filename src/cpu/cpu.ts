@@ -23,6 +23,7 @@ import {
   type Region,
   runRegion,
 } from "./jit/compile.ts";
+import { WasmLayout } from "./jit/wasm-layout.ts";
 import type { CpuTracer } from "./trace-hook.ts";
 import { deliverInterruptPM, loadSegPM } from "./system.ts";
 
@@ -71,7 +72,8 @@ export const enum Msr {
 }
 
 export class Cpu implements CodeReader {
-  readonly regs = new Int32Array(8);
+  /** General registers: a view of the machine's WebAssembly memory (compiled regions read them there). */
+  readonly regs: Int32Array;
   eip = 0;
   /** EIP of the instruction being executed (faults restart here). */
   curEip = 0;
@@ -151,7 +153,10 @@ export class Cpu implements CodeReader {
   private deliveringVector = -1;
 
   // Software TLB (STYLE.md §6).
-  readonly tlb = new Int32Array(1 << 20);
+  readonly tlb: Int32Array;
+  /** The state block of WebAssembly regions (src/cpu/jit/wasm-layout.ts St), as int32 and float64 slots. */
+  readonly wasmI32: Int32Array;
+  readonly wasmF64: Float64Array;
   private readonly tlbFilled = new Int32Array(4096);
   private tlbCount = 0;
   /** RAM fast-path masks for the current CPL. */
@@ -199,6 +204,12 @@ export class Cpu implements CodeReader {
     readonly io: PortBus,
   ) {
     this.ram = mem.ram;
+    const wbuf = mem.wasm.buffer;
+    this.regs = new Int32Array(wbuf, WasmLayout.Regs, 8);
+    this.tlb = new Int32Array(wbuf, WasmLayout.Tlb, 1 << 20);
+    this.wasmI32 = new Int32Array(wbuf, WasmLayout.State, 64);
+    this.wasmF64 = new Float64Array(wbuf, WasmLayout.State, 32);
+    new Uint8Array(wbuf, WasmLayout.Parity, 256).set(PARITY);
     this.ramView = new DataView(mem.ram.buffer, mem.ram.byteOffset, mem.ram.byteLength);
     this.ram16 = new Uint16Array(mem.ram.buffer, mem.ram.byteOffset, mem.ram.byteLength >>> 1);
     this.ram32 = new Int32Array(mem.ram.buffer, mem.ram.byteOffset, mem.ram.byteLength >>> 2);

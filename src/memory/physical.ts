@@ -4,6 +4,8 @@
  * path indexes `ram` directly for pages whose kind is Ram (reads and writes)
  * or Rom (reads only); everything else goes through read8/write8.
  */
+
+import { WA, WasmLayout, wasmMemoryBytes } from "../cpu/jit/wasm-layout.ts";
 export const enum PageKind {
   Ram = 0,
   /** Readable from `ram` (a copy of the ROM lives there); writes are dropped. */
@@ -31,6 +33,11 @@ export interface PhysicalMemoryOptions {
 export class PhysicalMemory {
   readonly ram: Uint8Array;
   readonly ramBytes: number;
+  /**
+   * The WebAssembly memory that holds RAM (at WasmLayout.RamBase), the CPU's TLB and registers and
+   * the state block of compiled WebAssembly regions (src/cpu/jit/wasm.ts). Fixed size: it never grows.
+   */
+  readonly wasm: { buffer: ArrayBuffer };
   /** One entry per 4 KiB physical page (all 4 GiB), see PageKind. */
   readonly pageKind = new Uint8Array(1 << 20);
   private rom: Uint8Array = new Uint8Array(0);
@@ -44,7 +51,9 @@ export class PhysicalMemory {
       throw new Error(`RAM size ${opts.ramBytes} must be at least 2 MiB and a multiple of 4 KiB`);
     }
     this.ramBytes = opts.ramBytes;
-    this.ram = new Uint8Array(opts.ramBytes);
+    const pages = wasmMemoryBytes(opts.ramBytes) / 65536;
+    this.wasm = new WA.Memory({ initial: pages, maximum: pages });
+    this.ram = new Uint8Array(this.wasm.buffer, WasmLayout.RamBase, opts.ramBytes);
     this.pageKind.fill(PageKind.Slow);
     this.pageKind.fill(PageKind.Ram, 0, opts.ramBytes >>> 12);
   }

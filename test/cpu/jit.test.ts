@@ -8,7 +8,7 @@
 import { describe, expect, it } from "vitest";
 import { PortBus } from "../../src/bus/ports.ts";
 import { Cpu, Reg, Seg } from "../../src/cpu/cpu.ts";
-import { generate, jitStats } from "../../src/cpu/jit/compile.ts";
+import { generate, jitStats, setWasmRegions, wasmRegions } from "../../src/cpu/jit/compile.ts";
 import { PhysicalMemory } from "../../src/memory/physical.ts";
 import { Rand, randomProgram } from "./jit-fuzz.ts";
 
@@ -63,9 +63,13 @@ function machine(s: Setup, threshold: number): Cpu {
     const pd = 0x200000;
     const pt = 0x201000;
     mem.ram.fill(0, pd, pd + 0x2000);
-    new DataView(mem.ram.buffer).setUint32(pd, pt | 3, true);
+    new DataView(mem.ram.buffer, mem.ram.byteOffset).setUint32(pd, pt | 3, true);
     for (let p = 0; p < 1024; p++)
-      new DataView(mem.ram.buffer).setUint32(pt + p * 4, p === s.unmapped >>> 12 ? 0 : (p << 12) | 3, true);
+      new DataView(mem.ram.buffer, mem.ram.byteOffset).setUint32(
+        pt + p * 4,
+        p === s.unmapped >>> 12 ? 0 : (p << 12) | 3,
+        true,
+      );
     cpu.cr3 = pd;
     cpu.cr0 |= 1 << 31;
     cpu.flushTlb();
@@ -116,6 +120,32 @@ describe("block compiler vs interpreter on random programs", () => {
       expect(run(s, 0), `seed ${seed}, every block compiled`).toEqual(want);
       expect(run(s, 2), `seed ${seed}, compiled after two passes`).toEqual(want);
       expect(run(s, 0, 3 + (seed % 5)), `seed ${seed}, compiled, sliced`).toEqual(want);
+    }
+  });
+
+  it("wasmAndJavaScriptBackEnds_randomPrograms_sameStateAndEveryRegionTranslated", () => {
+    // The WebAssembly back end translates the JavaScript back end's source (src/cpu/jit/wasm.ts):
+    // both must end in the interpreter's state, and the translator must handle every region the
+    // emitter produces for these programs (a region it declines silently stays JavaScript).
+    const was = wasmRegions;
+    try {
+      for (let seed = 200; seed <= 260; seed++) {
+        const s: Setup = { code: loopProgram(seed, 12 + (seed % 40)), seed, based: seed % 4 === 0 };
+        const want = run(s, -1);
+        setWasmRegions(false);
+        const wasmBefore = jitStats.wasm;
+        const js = run(s, 0);
+        expect(jitStats.wasm).toBe(wasmBefore);
+        setWasmRegions(true);
+        const regions = jitStats.regions;
+        const w = run(s, 0);
+        expect(jitStats.regions - regions, `seed ${seed}: regions compiled`).toBeGreaterThan(0);
+        expect(jitStats.wasm - wasmBefore, `seed ${seed}: regions translated`).toBe(jitStats.regions - regions);
+        expect(js, `seed ${seed}, JavaScript regions`).toEqual(want);
+        expect(w, `seed ${seed}, WebAssembly regions`).toEqual(want);
+      }
+    } finally {
+      setWasmRegions(was);
     }
   });
 
@@ -221,7 +251,7 @@ describe("block compiler exactness", () => {
     cpu.run(40); // compiled and running
     cpu.setSegCache(Seg.DS, 0x10, 0x10, -1, 0x93 | (1 << 14) | (1 << 15));
     const at = 0x30000;
-    const dv = new DataView(cpu.mem.ram.buffer);
+    const dv = new DataView(cpu.mem.ram.buffer, cpu.mem.ram.byteOffset);
     const flat = dv.getInt32(at, true);
     const based = dv.getInt32(at + 0x10, true);
     const ebx = cpu.regs[Reg.EBX];

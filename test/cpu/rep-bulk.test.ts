@@ -29,7 +29,7 @@ function machine(code: number[], traced: boolean): Cpu {
   const cpu = new Cpu(mem, new PortBus());
   cpu.enterFlat32(0);
   cpu.onException = () => true;
-  const dv = new DataView(mem.ram.buffer);
+  const dv = new DataView(mem.ram.buffer, mem.ram.byteOffset);
   dv.setUint32(PD, PT | 3, true);
   for (let p = 0; p < 1024; p++) {
     let phys = p << 12;

@@ -41,7 +41,7 @@ function run(cpu: Cpu, n: number): number {
 }
 
 function f64(ram: Uint8Array, at: number, v: number): void {
-  new DataView(ram.buffer).setFloat64(at, v, true);
+  new DataView(ram.buffer, ram.byteOffset).setFloat64(at, v, true);
 }
 
 function st0(cpu: Cpu): string {
@@ -228,7 +228,7 @@ describe("environment formats", () => {
     ram[DATA + 1] = 0x03;
     f64(ram, DATA + 8, 2.5);
     expect(run(cpu, 4)).toBe(-1);
-    const dv = new DataView(ram.buffer, DATA + 16);
+    const dv = new DataView(ram.buffer, ram.byteOffset + DATA + 16);
     expect(dv.getUint16(0, true)).toBe(0x0360);
     expect(dv.getUint32(12, true)).toBe(CODE + 8); // FIP: the FLD
     expect(dv.getUint16(16, true)).toBe(cpu.segSel[1]); // FCS
@@ -271,7 +271,7 @@ describe("faults leave no partial state", () => {
     const { cpu, ram } = setup([...FNINIT, ...FLD1, ...fstpM64(0x2ffc)]);
     const pd = 0x10000;
     const pt = 0x11000;
-    const dv = new DataView(ram.buffer);
+    const dv = new DataView(ram.buffer, ram.byteOffset);
     dv.setUint32(pd, pt | 3, true);
     for (let p = 0; p < 1024; p++) dv.setUint32(pt + p * 4, p === 3 ? 0 : (p << 12) | 3, true);
     cpu.cr3 = pd;
@@ -325,7 +325,7 @@ describe("kernel and library results", () => {
     f64(ram, y, 3145727.0);
     ram.fill(0xff, out, out + 4);
     expect(run(cpu, 6)).toBe(-1);
-    expect(new DataView(ram.buffer).getInt32(out, true)).toBe(0);
+    expect(new DataView(ram.buffer, ram.byteOffset).getInt32(out, true)).toBe(0);
   });
 
   it("fbldFbstp_eighteenDigitsAndMinusZero_roundTrip", () => {

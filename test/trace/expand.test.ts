@@ -97,7 +97,12 @@ describe.skipIf(!ready)("expand of a demo capture", () => {
 
   it("expand_memoryWritesAppliedToInitialRam_giveTheReplaysFinalRam", () => {
     const ram = initialRam.slice();
-    expect(Buffer.compare(Buffer.from(ram.buffer), Buffer.from(finalRam.buffer))).not.toBe(0);
+    expect(
+      Buffer.compare(
+        Buffer.from(ram.buffer, ram.byteOffset, ram.byteLength),
+        Buffer.from(finalRam.buffer, finalRam.byteOffset, finalRam.byteLength),
+      ),
+    ).not.toBe(0);
     const put = (addr: number, byte: number): void => {
       // ROM and MMIO pages never change RAM (the CPU drops ROM writes; MMIO goes to devices).
       if (addr < ram.length && ramKinds[addr >>> 12] === PageKind.Ram) ram[addr] = byte;

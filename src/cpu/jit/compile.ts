@@ -27,6 +27,7 @@ import type { Block, Cpu } from "../cpu.ts";
 import { execute } from "../exec.ts";
 import { emitInsn } from "./emit.ts";
 import { Gen } from "./gen.ts";
+import { buildWasmRegion, type WasmRegionInfo } from "./wasm.ts";
 
 /** How a region run ended (RegionFn's result). */
 export const enum Exit {
@@ -136,7 +137,13 @@ const MAX_MERGED_INSNS = 600;
 const MAX_MERGED_SPAN = 64 << 10;
 
 /** Statistics for tests and the bench. */
-export const jitStats = { compiled: 0, cacheHits: 0, regions: 0, merged: 0 };
+export const jitStats = { compiled: 0, cacheHits: 0, regions: 0, merged: 0, wasm: 0 };
+
+/** Compile regions to WebAssembly (wasm.ts) where the translator handles them; else JavaScript. */
+export let wasmRegions = process.env.RETRACE_WASM !== "0";
+export function setWasmRegions(on: boolean): void {
+  wasmRegions = on;
+}
 
 /** One block of a region: its instructions (the first `count` of them) and its EIP. */
 export interface RegionBlock {
@@ -163,7 +170,23 @@ let osrOff = false;
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** Compile generated code into a region of `parts` (the factory is shared by identical sources). */
-function build(gen: Generated, parts: readonly RegionBlock[]): Region {
+function build(c: Cpu, gen: Generated, parts: readonly RegionBlock[]): Region {
+  // A one-off partial region (no parts) stays JavaScript: a WebAssembly module costs V8 a code
+  // space of its own, and those run out when thousands are made for single runs (threshold 0).
+  if (wasmRegions && gen.wasm !== null && parts.length > 0) {
+    const g = gen.wasm.g;
+    const fn = buildWasmRegion(c, gen.wasm, gen.fallbacks, {
+      csBase: gen.wasm.csBase,
+      csLimit: g.csLimit | 0,
+      stack32: g.usesStack ? (g.stack32 ? 1 : 0) : -1,
+      flat: g.flatUsed,
+      segs: g.segsUsed,
+    });
+    if (fn !== null) {
+      jitStats.wasm++;
+      return new Region(fn, parts, gen.exits);
+    }
+  }
   const src = gen.src;
   if (!LITTLE_ENDIAN) throw new Error("the block compiler needs a little-endian host: run with --jit-threshold -1");
   if (!osrOff) {
@@ -239,7 +262,7 @@ export function compileRegion(c: Cpu, b: Block, threshold: number): Region {
     parts = parts.slice(0, Math.max(1, Math.floor((parts.length * 3) / 4)));
     gen = generate(c, parts);
   }
-  const region = build(gen, parts);
+  const region = build(c, gen, parts);
   jitStats.regions++;
   for (const p of parts) p.block.region = region;
   return region;
@@ -247,7 +270,7 @@ export function compileRegion(c: Cpu, b: Block, threshold: number): Region {
 
 /** A one-off region of the first `count` instructions of `b` (threshold 0: the end of a run slice). */
 export function compilePartial(c: Cpu, b: Block, count: number): Region {
-  return build(generate(c, [{ block: b, count, eip: c.eip }]), []);
+  return build(c, generate(c, [{ block: b, count, eip: c.eip }]), []);
 }
 
 /**
@@ -279,7 +302,7 @@ export function mergeRegions(c: Cpu, a: Region, b: Region): Region | null {
   if (insns > MAX_MERGED_INSNS || hi - lo > MAX_MERGED_SPAN) return null;
   const gen = generate(c, parts);
   if (gen.src.length > MAX_REGION_SOURCE) return null;
-  const region = build(gen, parts);
+  const region = build(c, gen, parts);
   jitStats.regions++;
   jitStats.merged++;
   for (const p of parts) p.block.region = region;
@@ -291,6 +314,8 @@ export interface Generated {
   src: string;
   fallbacks: Insn[];
   exits: Int32Array;
+  /** What the WebAssembly back end translates. */
+  wasm: WasmRegionInfo | null;
 }
 
 /** Generate the region of `parts` (exported for tests). */
@@ -336,7 +361,17 @@ export function generate(c: Cpu, parts: readonly RegionBlock[]): Generated {
     if (off + 1 > slotsSize) slotsSize = off + 1;
   }
   const src = assemble(g, first, csBase, winLin, slotsSize, slots, multiPage);
-  return { src, fallbacks: g.fallbacks as Insn[], exits: Int32Array.from(g.exits) };
+  const slotArr = new Int32Array(slotsSize);
+  for (let j = 0; j < parts.length; j++) slotArr[(parts[j].block.lin - winLin) >>> 0] = j + 1;
+  const wasm: WasmRegionInfo = {
+    g,
+    body: g.body.join("\n"),
+    winEip: (winLin - csBase) | 0,
+    slots: slotArr,
+    multiPage,
+    csBase,
+  };
+  return { src, fallbacks: g.fallbacks as Insn[], exits: Int32Array.from(g.exits), wasm };
 }
 
 function bitsOf(mask: number): number[] {

@@ -11,7 +11,7 @@ import { AluOp, Op, ShiftOp } from "../../isa/ops.ts";
 import { type Gen, MASK } from "./gen.ts";
 
 /** Ops the interpreter handles that leave segment, CPL and paging state alone (no reload after them). */
-const PURE_FALLBACK = new Set<number>([
+export const PURE_FALLBACK = new Set<number>([
   Op.MulE,
   Op.ImulGE,
   Op.ImulGEI,
