@@ -99,5 +99,5 @@ report(m.icount, true);
 console.log("markers (host time, icount, serial line):");
 for (const s of markers) console.log(s);
 console.log(
-  `${fmt(r.instructions)} instructions in ${r.seconds.toFixed(1)} s (${(r.instructions / r.seconds / 1e6).toFixed(1)} M/s), stopped: ${r.reason}; ${jitStats.regions} regions compiled (${jitStats.wasm} to WebAssembly; ${jitStats.compiled} distinct JavaScript sources, ${(wasmBytes.total / 1e6).toFixed(1)} MB of WebAssembly, rss ${(process.memoryUsage().rss / 1e6).toFixed(0)} MB)`,
+  `${fmt(r.instructions)} instructions in ${r.seconds.toFixed(1)} s (${(r.instructions / r.seconds / 1e6).toFixed(1)} M/s), stopped: ${r.reason}; ${jitStats.regions} regions compiled (${jitStats.wasm} to WebAssembly, ${jitStats.merged} merged; ${jitStats.compiled} distinct JavaScript sources, ${(wasmBytes.total / 1e6).toFixed(1)} MB of WebAssembly, rss ${(process.memoryUsage().rss / 1e6).toFixed(0)} MB)`,
 );
