@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import { PortBus } from "../../src/bus/ports.ts";
 import { Cpu, Reg, Seg } from "../../src/cpu/cpu.ts";
 import { generate, jitStats, setWasmRegions, wasmRegions } from "../../src/cpu/jit/compile.ts";
+import { translateRegion } from "../../src/cpu/jit/wasm.ts";
 import { PhysicalMemory } from "../../src/memory/physical.ts";
 import { Rand, randomProgram } from "./jit-fuzz.ts";
 
@@ -282,5 +283,23 @@ describe("block compiler exactness", () => {
     expect(Array.from(exits)).toEqual([1, CODE + 1, 2, CODE + 3]);
     expect(src).toContain("x = 3; break loop;"); // Exit.Side + 0
     expect(src).toContain("x = 4; break loop;");
+  });
+
+  it("translateRegion_validModuleForEmittedSource_nullForAnythingItCannotTranslate", () => {
+    // inc ebx; mov eax, [ebx]; mov [ebx], eax; hlt
+    const cpu = machine({ code: [0x43, 0x8b, 0x03, 0x89, 0x03, 0xf4], seed: 1 }, -1);
+    cpu.run(1);
+    const b = cpu.blocksOnPage(CODE >>> 12)[0];
+    const { wasm } = generate(cpu, [{ block: b, count: 3, eip: CODE }]);
+    if (wasm === null) throw new Error("no WebAssembly info");
+    const bytes = translateRegion(wasm);
+    expect(bytes).not.toBeNull();
+    const api = (globalThis as unknown as { WebAssembly: { validate(b: Uint8Array): boolean } }).WebAssembly;
+    expect(api.validate(bytes as Uint8Array)).toBe(true);
+    // A construct the emitter never produces (here a call and a division) is declined, never guessed.
+    expect(
+      translateRegion({ ...wasm, body: wasm.body.replace("continue loop;", "foo(c); continue loop;") }),
+    ).toBeNull();
+    expect(translateRegion({ ...wasm, body: wasm.body.replace("ic += 3;", "r3 = r3 / 2; ic += 3;") })).toBeNull();
   });
 });
