@@ -52,7 +52,8 @@ export class PhysicalMemory {
     }
     this.ramBytes = opts.ramBytes;
     const pages = wasmMemoryBytes(opts.ramBytes) / 65536;
-    this.wasm = new WA.Memory({ initial: pages, maximum: pages });
+    this.wasm =
+      WA !== undefined ? new WA.Memory({ initial: pages, maximum: pages }) : { buffer: new ArrayBuffer(pages * 65536) };
     this.ram = new Uint8Array(this.wasm.buffer, WasmLayout.RamBase, opts.ramBytes);
     this.pageKind.fill(PageKind.Slow);
     this.pageKind.fill(PageKind.Ram, 0, opts.ramBytes >>> 12);

@@ -49,4 +49,5 @@ interface WasmApi {
   Instance: new (m: object, imports: object) => { exports: { r: (limit: number) => number } };
   Memory: new (d: { initial: number; maximum: number }) => { buffer: ArrayBuffer };
 }
-export const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+/** WebAssembly, or undefined where node runs without it (`--jitless`): regions are then JavaScript. */
+export const WA = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;

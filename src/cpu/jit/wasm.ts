@@ -1370,6 +1370,8 @@ export const wasmBytes = { total: 0, live: 0, liveRegions: 0 };
  * that changes speed only, never the guest's run.
  */
 const MAX_LIVE_BYTES = 48 << 20;
+/** The engine rejected a module: every region is JavaScript from then on. */
+let unusable = false;
 const MAX_LIVE_REGIONS = 10_000;
 const collected = new FinalizationRegistry<number>((n) => {
   wasmBytes.live -= n;
@@ -1412,12 +1414,22 @@ export function buildWasmRegion(
   d: WasmGuard,
 ): ((c: Cpu, limit: number) => number) | null {
   const key = `${info.winEip} ${info.multiPage} ${info.csBase} ${info.slots.join()}\n${info.body}`;
-  if (wasmBytes.liveRegions >= MAX_LIVE_REGIONS) return null;
+  if (WA === undefined || unusable || wasmBytes.liveRegions >= MAX_LIVE_REGIONS) return null;
   let entry = modules.get(key);
   if (entry === undefined) {
     const bytes = translateRegion(info);
     if (bytes === null || wasmBytes.live + bytes.length > MAX_LIVE_BYTES) return null;
-    entry = { mod: new WA.Module(bytes), size: bytes.length };
+    let mod: object;
+    try {
+      mod = new WA.Module(bytes);
+    } catch (err) {
+      // An engine without the exception-handling instructions (try/catch_all), or a translator bug
+      // caught by validation: JavaScript regions from now on, which give the same run.
+      if (process.env.RETRACE_WASM_DEBUG) console.error(`wasm: module rejected: ${(err as Error).message}`);
+      unusable = true;
+      return null;
+    }
+    entry = { mod, size: bytes.length };
     wasmBytes.total += bytes.length;
     if (modules.size >= MAX_MODULES) modules.clear();
     modules.set(key, entry);
