@@ -979,35 +979,11 @@ class Fn {
     const rk = this.kindOf(e.r);
     if (lk === K.F64 || rk === K.F64) no(`${op} on a float64`);
     if (op === "*") no("* as an int");
+    const code = I32_BINARY[op];
+    if (code === undefined) no(`operator ${op}`);
     this.i32expr(e.l);
     this.i32expr(e.r);
-    switch (op) {
-      case "+":
-        c.u8(W.I32Add);
-        return;
-      case "-":
-        c.u8(W.I32Sub);
-        return;
-      case "&":
-        c.u8(W.I32And);
-        return;
-      case "|":
-        c.u8(W.I32Or);
-        return;
-      case "^":
-        c.u8(W.I32Xor);
-        return;
-      case "<<":
-        c.u8(W.I32Shl);
-        return;
-      case ">>":
-        c.u8(W.I32ShrS);
-        return;
-      case ">>>":
-        c.u8(W.I32ShrU);
-        return;
-    }
-    no(`operator ${op}`);
+    c.u8(code);
   }
 
   private compare(e: Extract<Expr, { t: "bin" }>): void {
@@ -1079,6 +1055,18 @@ function isStopCheck(e: Expr): boolean {
   };
   return walk(e) && fields.join() === "blockDirty,halted,stopRequested,intr";
 }
+
+/** The int32 WebAssembly instruction of each JavaScript bitwise or additive operator. */
+const I32_BINARY: Record<string, number> = {
+  "+": W.I32Add,
+  "-": W.I32Sub,
+  "&": W.I32And,
+  "|": W.I32Or,
+  "^": W.I32Xor,
+  "<<": W.I32Shl,
+  ">>": W.I32ShrS,
+  ">>>": W.I32ShrU,
+};
 
 /** Function indices of the imports. */
 const IMPORT_X = 0;
