@@ -366,7 +366,9 @@ const enum K {
 
 const REG_LOCAL = /^r([0-7])$/;
 const SEG_LOCAL = /^[sf]([0-5])$/;
-const I32_NAMES = new Set([
+/** The region function's fixed int32 locals (gen.ts names them; `d` and `xs` are the translator's own). */
+const FIXED_I32 = [
+  "eip",
   "e",
   "k",
   "ke",
@@ -382,7 +384,8 @@ const I32_NAMES = new Set([
   "pg",
   "d",
   "xs",
-]);
+];
+const I32_NAMES = new Set(FIXED_I32);
 
 /** What the translator needs of the region besides its body. */
 export interface WasmRegionInfo {
@@ -1109,25 +1112,7 @@ function assembleModule(info: WasmRegionInfo, cases: Extract<Stmt, { t: "case" }
   const flags = g.flagsUsed || g.flagsWritten;
   // Locals that must exist with fixed meanings.
   f.local("ic", true);
-  for (const n of [
-    "eip",
-    "e",
-    "k",
-    "ke",
-    "x",
-    "rdm",
-    "wrm",
-    "pe",
-    "fres",
-    "fcv",
-    "ftop",
-    "fovr",
-    "fbits",
-    "d",
-    "xs",
-    "pg",
-  ])
-    f.local(n, false);
+  for (const n of FIXED_I32) f.local(n, false);
   const get = (n: string, fl = false) => {
     c.u8(W.LocalGet);
     f.fix(f.local(n, fl));
