@@ -784,20 +784,25 @@ class Fn {
       return;
     }
     if (e.t === "tern") {
-      this.cond(e.c);
-      this.code.u8(W.If, Ty.F64);
-      this.labels.push("");
-      this.f64expr(e.a);
-      this.code.u8(W.Else);
-      this.f64expr(e.b);
-      this.code.u8(W.End);
-      this.labels.pop();
+      this.ternary(e, Ty.F64, (x) => this.f64expr(x));
       return;
     }
     if (k === K.F64) no("float64 expression");
     // An int32 value as the number JavaScript has for it.
     this.i32expr(e);
     this.code.u8(k === K.Uns ? W.F64ConvertI32U : W.F64ConvertI32S);
+  }
+
+  /** `c ? a : b` as an `if` with a result of type ty, each arm pushed by `arm`. */
+  private ternary(e: Extract<Expr, { t: "tern" }>, ty: Ty, arm: (x: Expr) => void): void {
+    this.cond(e.c);
+    this.code.u8(W.If, ty);
+    this.labels.push("");
+    arm(e.a);
+    this.code.u8(W.Else);
+    arm(e.b);
+    this.code.u8(W.End);
+    this.labels.pop();
   }
 
   /** Push e's truth (i32 0 or non-zero) for a condition. */
@@ -840,14 +845,7 @@ class Fn {
         }
         return;
       case "tern":
-        this.cond(e.c);
-        this.code.u8(W.If, Ty.I32);
-        this.labels.push("");
-        this.i32expr(e.a);
-        this.code.u8(W.Else);
-        this.i32expr(e.b);
-        this.code.u8(W.End);
-        this.labels.pop();
+        this.ternary(e, Ty.I32, (x) => this.i32expr(x));
         return;
       case "call":
         this.call(e);
@@ -1412,11 +1410,7 @@ export function buildWasmRegion(
   const f64 = c.wasmF64;
   const pure = fallbacks.map((i) => PURE_FALLBACK.has(i.op));
   const x = (j: number): number => {
-    c.fres = st[St.Fres];
-    c.fcv = st[St.Fcv];
-    c.ftop = st[St.Ftop];
-    c.fovr = st[St.Fovr];
-    c.fbits = st[St.Fbits];
+    flagsToCpu(c, st);
     c.icount = f64[ICOUNT_F64];
     c.curEip = st[St.CurEip];
     c.eip = st[St.Eip];
@@ -1429,11 +1423,7 @@ export function buildWasmRegion(
       pending = err;
       return 1;
     }
-    st[St.Fres] = c.fres;
-    st[St.Fcv] = c.fcv;
-    st[St.Ftop] = c.ftop;
-    st[St.Fovr] = c.fovr;
-    st[St.Fbits] = c.fbits;
+    flagsToState(c, st);
     st[St.Eip] = c.eip;
     if (!pure[j]) writeMode(c, st, d.segs, true);
     return c.blockDirty || c.halted || c.stopRequested || c.intr ? 1 : 0;
@@ -1448,6 +1438,24 @@ export function buildWasmRegion(
   wasmBytes.liveRegions++;
   collected.register(fn, entry.size);
   return fn;
+}
+
+/** The lazy-flag state from the state block into the Cpu. */
+function flagsToCpu(c: Cpu, st: Int32Array): void {
+  c.fres = st[St.Fres];
+  c.fcv = st[St.Fcv];
+  c.ftop = st[St.Ftop];
+  c.fovr = st[St.Fovr];
+  c.fbits = st[St.Fbits];
+}
+
+/** The lazy-flag state from the Cpu into the state block. */
+function flagsToState(c: Cpu, st: Int32Array): void {
+  st[St.Fres] = c.fres;
+  st[St.Fcv] = c.fcv;
+  st[St.Ftop] = c.ftop;
+  st[St.Fovr] = c.fovr;
+  st[St.Fbits] = c.fbits;
 }
 
 const NONE = {};
@@ -1467,11 +1475,7 @@ function runWasm(c: Cpu, limit: number, run: (limit: number) => number, d: WasmG
   const st = c.wasmI32;
   const f64 = c.wasmF64;
   st[St.Eip] = c.eip;
-  st[St.Fres] = c.fres;
-  st[St.Fcv] = c.fcv;
-  st[St.Ftop] = c.ftop;
-  st[St.Fovr] = c.fovr;
-  st[St.Fbits] = c.fbits;
+  flagsToState(c, st);
   st[St.K] = -1;
   f64[ICOUNT_F64] = c.icount;
   writeMode(c, st, d.segs, false);
@@ -1481,11 +1485,7 @@ function runWasm(c: Cpu, limit: number, run: (limit: number) => number, d: WasmG
     x = run(limit);
   } catch (err) {
     if (st[St.K] >= 0) {
-      c.fres = st[St.Fres];
-      c.fcv = st[St.Fcv];
-      c.ftop = st[St.Ftop];
-      c.fovr = st[St.Fovr];
-      c.fbits = st[St.Fbits];
+      flagsToCpu(c, st);
       c.icount = f64[ICOUNT_F64];
       c.curEip = st[St.CurEip];
     }
@@ -1496,11 +1496,7 @@ function runWasm(c: Cpu, limit: number, run: (limit: number) => number, d: WasmG
     pending = NONE;
     throw err;
   }
-  c.fres = st[St.Fres];
-  c.fcv = st[St.Fcv];
-  c.ftop = st[St.Ftop];
-  c.fovr = st[St.Fovr];
-  c.fbits = st[St.Fbits];
+  flagsToCpu(c, st);
   c.icount = f64[ICOUNT_F64];
   c.eip = st[St.Eip];
   return x;
