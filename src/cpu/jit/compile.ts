@@ -3,7 +3,9 @@
  * regions. A region holds the hot blocks of a 16 KiB window of linear code (same code size
  * and CS base) in one function: a loop dispatches on EIP to the blocks, so guest registers,
  * lazy flags and segment state stay in locals (gen.ts) while control stays in the window.
- * Instructions are specialised by emit.ts; the rest calls the interpreter.
+ * Instructions are specialised by emit.ts; the rest calls the interpreter. The generated
+ * JavaScript is translated into WebAssembly (wasm.ts), which is what runs; where the translator
+ * declines, or with RETRACE_WASM=0, the JavaScript itself is compiled (`new Function`).
  *
  * Contract with the run loop (cpu.ts runBlock), so that compiled code is indistinguishable
  * from the interpreter, bit for bit and instruction count for instruction count:
