@@ -28,7 +28,7 @@ import type { Insn } from "../../isa/decode.ts";
 import type { Block, Cpu } from "../cpu.ts";
 import { execute } from "../exec.ts";
 import { emitInsn } from "./emit.ts";
-import { Gen } from "./gen.ts";
+import { bitsOf, Gen } from "./gen.ts";
 import { buildWasmRegion, type WasmRegionInfo } from "./wasm.ts";
 
 /** How a region run ended (RegionFn's result). */
@@ -186,7 +186,7 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 function build(c: Cpu, gen: Generated, parts: readonly RegionBlock[]): Region {
   // A one-off partial region (no parts) stays JavaScript: a WebAssembly module costs V8 a code
   // space of its own, and those run out when thousands are made for single runs (threshold 0).
-  if (wasmRegions && gen.wasm !== null && parts.length > 0) {
+  if (wasmRegions && parts.length > 0) {
     const g = gen.wasm.g;
     const fn = buildWasmRegion(c, gen.wasm, gen.fallbacks, {
       csBase: gen.wasm.csBase,
@@ -330,7 +330,7 @@ export interface Generated {
   fallbacks: Insn[];
   exits: Int32Array;
   /** What the WebAssembly back end translates. */
-  wasm: WasmRegionInfo | null;
+  wasm: WasmRegionInfo;
 }
 
 /** Generate the region of `parts` (exported for tests). */
@@ -387,12 +387,6 @@ export function generate(c: Cpu, parts: readonly RegionBlock[]): Generated {
     csBase,
   };
   return { src, fallbacks: g.fallbacks as Insn[], exits: Int32Array.from(g.exits), wasm };
-}
-
-function bitsOf(mask: number): number[] {
-  const out: number[] = [];
-  for (let r = 0; r < 8; r++) if (mask & (1 << r)) out.push(r);
-  return out;
 }
 
 function assemble(

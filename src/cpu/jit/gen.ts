@@ -516,3 +516,10 @@ export class Gen {
 }
 
 export { MASK };
+
+/** The set bits of an 8-bit mask (registers, segments), lowest first. */
+export function bitsOf(mask: number): number[] {
+  const out: number[] = [];
+  for (let r = 0; r < 8; r++) if (mask & (1 << r)) out.push(r);
+  return out;
+}

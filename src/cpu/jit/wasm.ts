@@ -17,14 +17,14 @@
  * Shared state lives in the WebAssembly memory of the machine (PhysicalMemory.wasm): guest RAM,
  * the TLB and the general registers are the Cpu's own typed arrays over it (their views), and
  * the scalar state a region reads or writes (lazy flags, EIP, icount, the memory access masks,
- * segment bases) passes through a small state block at address 0 (WasmState), copied by the
+ * segment bases) passes through a small state block at address 0 (wasm-layout.ts St), copied by the
  * JavaScript glue (runWasm) around each call and each interpreter fallback.
  */
 import type { Insn } from "../../isa/decode.ts";
 import type { Cpu } from "../cpu.ts";
 import { execute } from "../exec.ts";
 import { PURE_FALLBACK } from "./emit.ts";
-import type { Gen } from "./gen.ts";
+import { bitsOf, type Gen } from "./gen.ts";
 import { ICOUNT_F64, St, WA, WasmLayout } from "./wasm-layout.ts";
 
 // ------------------------------------------------------------------ source parser
@@ -420,11 +420,11 @@ class Fn {
     return f ? -1 - i : i;
   }
   /** Encode a local index: i32 locals at 1 + i, f64 locals after all i32 locals (fixed up in finish). */
-  private get(name: string, f: boolean): void {
+  get(name: string, f = false): void {
     this.code.u8(W.LocalGet);
     this.fix(this.local(name, f));
   }
-  private set(name: string, f: boolean): void {
+  set(name: string, f = false): void {
     this.code.u8(W.LocalSet);
     this.fix(this.local(name, f));
   }
@@ -501,14 +501,9 @@ class Fn {
 
   // ---------------------------------------------------------------- state sync (gen.ts placeholders)
 
-  private regsOf(mask: number): number[] {
-    const out: number[] = [];
-    for (let r = 0; r < 8; r++) if (mask & (1 << r)) out.push(r);
-    return out;
-  }
   sync(): void {
     const g = this.info.g;
-    for (const r of this.regsOf(g.regsWritten)) this.storeReg(r);
+    for (const r of bitsOf(g.regsWritten)) this.storeReg(r);
     if (g.flagsWritten) this.storeFlags();
   }
   storeFlags(): void {
@@ -517,7 +512,7 @@ class Fn {
   }
   reload(): void {
     const g = this.info.g;
-    for (const r of this.regsOf(g.regsUsed)) this.loadReg(r);
+    for (const r of bitsOf(g.regsUsed)) this.loadReg(r);
     if (g.flagsUsed || g.flagsWritten) this.loadFlags();
   }
   loadFlags(): void {
@@ -534,7 +529,7 @@ class Fn {
     this.set("wrm", false);
     this.loadState(St.Pe);
     this.set("pe", false);
-    for (const s of this.regsOf(this.info.g.segsUsed)) {
+    for (const s of bitsOf(this.info.g.segsUsed)) {
       this.loadState(St.SegBase + s);
       this.set(`s${s}`, false);
       this.loadState(St.SegF + s);
@@ -1103,22 +1098,14 @@ function assembleModule(info: WasmRegionInfo, cases: Extract<Stmt, { t: "case" }
   const f = new Fn(info);
   const g = info.g;
   const c = f.code;
-  const regs: number[] = [];
-  for (let r = 0; r < 8; r++) if (g.regsUsed & (1 << r)) regs.push(r);
-  const written: number[] = [];
-  for (let r = 0; r < 8; r++) if (g.regsWritten & (1 << r)) written.push(r);
+  const regs = bitsOf(g.regsUsed);
+  const written = bitsOf(g.regsWritten);
   const flags = g.flagsUsed || g.flagsWritten;
   // Locals that must exist with fixed meanings.
   f.local("ic", true);
   for (const n of FIXED_I32) f.local(n, false);
-  const get = (n: string, fl = false) => {
-    c.u8(W.LocalGet);
-    f.fix(f.local(n, fl));
-  };
-  const set = (n: string, fl = false) => {
-    c.u8(W.LocalSet);
-    f.fix(f.local(n, fl));
-  };
+  const get = (n: string, fl = false) => f.get(n, fl);
+  const set = (n: string, fl = false) => f.set(n, fl);
   // Prologue: icount, EIP, mode, registers, flags.
   f.loadIcount();
   set("ic", true);
