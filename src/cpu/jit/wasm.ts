@@ -60,8 +60,8 @@ class Parser {
   private p = 0;
   constructor(src: string) {
     TOKEN.lastIndex = 0;
-    for (;;) {
-      if (TOKEN.lastIndex >= src.length || /^\s*$/.test(src.slice(TOKEN.lastIndex))) break;
+    const end = src.trimEnd().length;
+    while (TOKEN.lastIndex < end) {
       const m = TOKEN.exec(src);
       if (m === null) no(`token at ${src.slice(TOKEN.lastIndex, TOKEN.lastIndex + 20)}`);
       this.toks.push(m[1] ?? m[2] ?? m[3]);
@@ -237,53 +237,82 @@ const enum Ty {
   F64 = 0x7c,
 }
 
+/** A growing byte buffer. */
 class Bytes {
-  readonly b: number[] = [];
-  u8(...x: number[]): void {
-    for (const v of x) this.b.push(v);
+  private buf = new Uint8Array(256);
+  /** Bytes written so far. */
+  n = 0;
+  private room(k: number): void {
+    if (this.n + k <= this.buf.length) return;
+    const b = new Uint8Array(Math.max(this.buf.length * 2, this.n + k));
+    b.set(this.buf.subarray(0, this.n));
+    this.buf = b;
+  }
+  /** One byte, or two. */
+  u8(a: number, b?: number): void {
+    this.room(2);
+    this.buf[this.n++] = a;
+    if (b !== undefined) this.buf[this.n++] = b;
+  }
+  raw(x: ArrayLike<number>): void {
+    this.room(x.length);
+    this.buf.set(x, this.n);
+    this.n += x.length;
   }
   uleb(v: number): void {
+    this.room(5);
     let x = v >>> 0;
     for (;;) {
       const byte = x & 0x7f;
       x >>>= 7;
       if (x === 0) {
-        this.b.push(byte);
+        this.buf[this.n++] = byte;
         return;
       }
-      this.b.push(byte | 0x80);
+      this.buf[this.n++] = byte | 0x80;
     }
   }
   sleb(v: number): void {
+    this.room(5);
     let x = v | 0;
     for (;;) {
       const byte = x & 0x7f;
       x >>= 7;
       if ((x === 0 && (byte & 0x40) === 0) || (x === -1 && (byte & 0x40) !== 0)) {
-        this.b.push(byte);
+        this.buf[this.n++] = byte;
         return;
       }
-      this.b.push(byte | 0x80);
+      this.buf[this.n++] = byte | 0x80;
     }
   }
   f64(v: number): void {
-    const a = new Uint8Array(new Float64Array([v]).buffer);
-    for (const x of a) this.b.push(x);
+    F64_SCRATCH[0] = v;
+    this.raw(F64_BYTES);
   }
   str(s: string): void {
     this.uleb(s.length);
-    for (let i = 0; i < s.length; i++) this.b.push(s.charCodeAt(i));
+    for (let i = 0; i < s.length; i++) this.u8(s.charCodeAt(i));
   }
   vec(parts: Bytes[]): void {
     this.uleb(parts.length);
-    for (const p of parts) this.b.push(...p.b);
+    for (const p of parts) this.raw(p.bytes());
   }
   section(id: number, body: Bytes): void {
-    this.b.push(id);
-    this.uleb(body.b.length);
-    for (const x of body.b) this.b.push(x);
+    this.u8(id);
+    this.uleb(body.n);
+    this.raw(body.bytes());
+  }
+  /** Overwrite the byte at `at` (a placeholder written earlier). */
+  put(at: number, v: number): void {
+    this.buf[at] = v;
+  }
+  /** The bytes written (a view, valid until the next write). */
+  bytes(): Uint8Array {
+    return this.buf.subarray(0, this.n);
   }
 }
+const F64_SCRATCH = new Float64Array(1);
+const F64_BYTES = new Uint8Array(F64_SCRATCH.buffer);
 
 const enum W {
   Block = 0x02,
@@ -397,14 +426,19 @@ export interface WasmRegionInfo {
   csBase: number;
 }
 
+/** A local index placeholder: five bytes of LEB128, patched by finishLocals. */
+const PLACEHOLDER = [0x80, 0x80, 0x80, 0x80, 0];
+
 class Fn {
   readonly code = new Bytes();
   private readonly i32 = new Map<string, number>();
   private readonly f64 = new Map<string, number>();
   /** Kind of the value each local holds (set at its assignments, in text order). */
   private readonly kinds = new Map<string, K>();
-  /** Label stack: "exit", "top" or "" (an if or plain block). */
-  readonly labels: string[] = [];
+  /** Label stack: "exit", "top", a case or bucket name, or "" (an if or plain block). */
+  private readonly labels: string[] = [];
+  /** The stack index of each open named label (names are unique), so a branch finds it at once. */
+  private readonly named = new Map<string, number>();
   private nI32 = 0;
   private nF64 = 0;
   /** Param 0: limit (f64). Locals: i32 from 1, f64 after (numbered at the end). */
@@ -431,13 +465,13 @@ class Fn {
   /** Local references are emitted as 5-byte placeholders and patched once the i32 count is known. */
   private readonly patches: { at: number; idx: number }[] = [];
   fix(idx: number): void {
-    this.patches.push({ at: this.code.b.length, idx });
-    this.code.u8(0x80, 0x80, 0x80, 0x80, 0);
+    this.patches.push({ at: this.code.n, idx });
+    this.code.raw(PLACEHOLDER);
   }
   finishLocals(): { i32: number; f64: number } {
     for (const p of this.patches) {
       const v = p.idx >= 0 ? 1 + p.idx : 1 + this.nI32 + (-1 - p.idx);
-      for (let j = 0; j < 5; j++) this.code.b[p.at + j] = ((v >>> (7 * j)) & 0x7f) | (j < 4 ? 0x80 : 0);
+      for (let j = 0; j < 5; j++) this.code.put(p.at + j, ((v >>> (7 * j)) & 0x7f) | (j < 4 ? 0x80 : 0));
     }
     return { i32: this.nI32, f64: this.nF64 };
   }
@@ -484,19 +518,31 @@ class Fn {
 
   // ---------------------------------------------------------------- blocks and labels
 
+  pushLabel(label: string): void {
+    if (label !== "") this.named.set(label, this.labels.length);
+    this.labels.push(label);
+  }
+  popLabel(): void {
+    const label = this.labels.pop();
+    if (label !== undefined && label !== "") this.named.delete(label);
+  }
+  /** The branch depth of an open named label. */
+  depth(label: string): number {
+    const i = this.named.get(label);
+    if (i === undefined) no(`no label ${label}`);
+    return this.labels.length - 1 - i;
+  }
   open(op: number, label: string): void {
     this.code.u8(op, W.BlockVoid);
-    this.labels.push(label);
+    this.pushLabel(label);
   }
   close(): void {
     this.code.u8(W.End);
-    this.labels.pop();
+    this.popLabel();
   }
   br(label: string): void {
-    const d = this.labels.length - 1 - this.labels.lastIndexOf(label);
-    if (d >= this.labels.length) no(`no label ${label}`);
     this.code.u8(W.Br);
-    this.code.uleb(d);
+    this.code.uleb(this.depth(label));
   }
 
   // ---------------------------------------------------------------- state sync (gen.ts placeholders)
@@ -792,12 +838,12 @@ class Fn {
   private ternary(e: Extract<Expr, { t: "tern" }>, ty: Ty, arm: (x: Expr) => void): void {
     this.cond(e.c);
     this.code.u8(W.If, ty);
-    this.labels.push("");
+    this.pushLabel("");
     arm(e.a);
     this.code.u8(W.Else);
     arm(e.b);
     this.code.u8(W.End);
-    this.labels.pop();
+    this.popLabel();
   }
 
   /** Push e's truth (i32 0 or non-zero) for a condition. */
@@ -946,7 +992,7 @@ class Fn {
         // Both sides are conditions here; the result is used as a truth value.
         this.cond(e.l);
         c.u8(W.If, Ty.I32);
-        this.labels.push("");
+        this.pushLabel("");
         if (op === "&&") {
           this.cond(e.r);
           c.u8(W.I32Eqz, W.I32Eqz);
@@ -959,7 +1005,7 @@ class Fn {
           c.u8(W.I32Eqz, W.I32Eqz);
         }
         c.u8(W.End);
-        this.labels.pop();
+        this.popLabel();
         return;
       }
       case "===":
@@ -1143,12 +1189,12 @@ function assembleModule(info: WasmRegionInfo, cases: Extract<Stmt, { t: "case" }
   f.i32c(size);
   c.u8(W.I32GeU);
   c.u8(W.If, W.BlockVoid);
-  f.labels.push("");
+  f.pushLabel("");
   f.i32c(2);
   set("x");
   f.br("exit");
   c.u8(W.End);
-  f.labels.pop();
+  f.popLabel();
   // Two-level dispatch, so that no block of the function has thousands of predecessors (V8's
   // optimising wasm compiler is quadratic in them): a br_table on d >> shift picks a bucket of at
   // most a few blocks, which compares d with each of its blocks' offsets.
@@ -1169,7 +1215,7 @@ function assembleModule(info: WasmRegionInfo, cases: Extract<Stmt, { t: "case" }
   f.open(W.Block, "default");
   for (let j = n; j >= 1; j--) f.open(W.Block, `c${j}`);
   for (let q = used.length; q >= 1; q--) f.open(W.Block, `b${q}`);
-  const depth = (label: string) => f.labels.length - 1 - f.labels.lastIndexOf(label);
+  const depth = (label: string) => f.depth(label);
   get("d");
   if (shift > 0) {
     f.i32c(shift);
@@ -1222,7 +1268,7 @@ function assembleModule(info: WasmRegionInfo, cases: Extract<Stmt, { t: "case" }
   f.i32c(0);
   c.u8(W.I32GeS);
   c.u8(W.If, W.BlockVoid);
-  f.labels.push("");
+  f.pushLabel("");
   for (const r of written) f.storeReg(r);
   if (g.flagsWritten) f.storeFlags();
   f.storeIcount(() => {
@@ -1232,11 +1278,11 @@ function assembleModule(info: WasmRegionInfo, cases: Extract<Stmt, { t: "case" }
   });
   f.storeState(St.CurEip, () => get("ke"));
   c.u8(W.End);
-  f.labels.pop();
+  f.popLabel();
   f.storeState(St.K, () => get("k"));
   c.u8(W.Rethrow, 0);
   c.u8(W.End); // try
-  f.labels.pop();
+  f.popLabel();
   // Epilogue.
   for (const r of written) f.storeReg(r);
   if (g.flagsWritten) f.storeFlags();
@@ -1246,26 +1292,55 @@ function assembleModule(info: WasmRegionInfo, cases: Extract<Stmt, { t: "case" }
   c.u8(W.End);
   const locals = f.finishLocals();
 
-  // Module.
+  // Module: the fixed sections, then the code section with the one function body.
+  const decl = new Bytes();
+  const groups: [number, number][] = [];
+  if (locals.i32 > 0) groups.push([locals.i32, Ty.I32]);
+  if (locals.f64 > 0) groups.push([locals.f64, Ty.F64]);
+  decl.uleb(groups.length);
+  for (const [cnt, ty] of groups) {
+    decl.uleb(cnt);
+    decl.u8(ty);
+  }
+  const code = new Bytes();
+  code.uleb(1);
+  code.uleb(decl.n + c.n);
+  code.raw(decl.bytes());
+  code.raw(c.bytes());
   const m = new Bytes();
-  m.u8(0, 0x61, 0x73, 0x6d, 1, 0, 0, 0);
+  m.raw(MODULE_HEAD);
+  m.section(10, code);
+  return m.bytes().slice();
+}
+
+/** The sections every region module shares: types, imports, the one function and its export. */
+const MODULE_HEAD = ((): Uint8Array => {
+  const m = new Bytes();
+  m.raw([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]);
+  const type = (params: Ty[], results: Ty[]) => {
+    const t = new Bytes();
+    t.u8(0x60);
+    t.uleb(params.length);
+    t.raw(params);
+    t.uleb(results.length);
+    t.raw(results);
+    return t;
+  };
   const types = new Bytes();
-  const t0 = new Bytes(); // (f64) -> i32
-  t0.u8(0x60, 1, Ty.F64, 1, Ty.I32);
-  const t1 = new Bytes(); // (i32) -> i32
-  t1.u8(0x60, 1, Ty.I32, 1, Ty.I32);
-  const t2 = new Bytes(); // (i32 x4) -> i32
-  t2.u8(0x60, 4, Ty.I32, Ty.I32, Ty.I32, Ty.I32, 1, Ty.I32);
-  const t3 = new Bytes(); // (i32, i32) -> ()
-  t3.u8(0x60, 2, Ty.I32, Ty.I32, 0);
-  types.vec([t0, t1, t2, t3]);
+  types.vec([
+    type([Ty.F64], [Ty.I32]), // 0: the region (limit) -> exit
+    type([Ty.I32], [Ty.I32]), // 1: x (handler index) -> stop
+    type([Ty.I32, Ty.I32, Ty.I32, Ty.I32], [Ty.I32]), // 2: sc
+    type([Ty.I32, Ty.I32], []), // 3: ef (and mask, or mask)
+  ]);
   m.section(1, types);
   const imports = new Bytes();
   const imp = (name: string, kind: number, desc: number[]) => {
     const b = new Bytes();
     b.str("e");
     b.str(name);
-    b.u8(kind, ...desc);
+    b.u8(kind);
+    b.raw(desc);
     return b;
   };
   imports.vec([imp("x", 0, [1]), imp("sc", 0, [2]), imp("ef", 0, [3]), imp("m", 2, [0, 0])]);
@@ -1280,25 +1355,8 @@ function assembleModule(info: WasmRegionInfo, cases: Extract<Stmt, { t: "case" }
   exps.u8(0);
   exps.uleb(3);
   m.section(7, exps);
-  const body = new Bytes();
-  const decl = new Bytes();
-  const groups: [number, number][] = [];
-  if (locals.i32 > 0) groups.push([locals.i32, Ty.I32]);
-  if (locals.f64 > 0) groups.push([locals.f64, Ty.F64]);
-  decl.uleb(groups.length);
-  for (const [cnt, ty] of groups) {
-    decl.uleb(cnt);
-    decl.u8(ty);
-  }
-  body.uleb(decl.b.length + c.b.length);
-  for (const x of decl.b) body.b.push(x);
-  for (const x of c.b) body.b.push(x);
-  const code = new Bytes();
-  code.uleb(1);
-  for (const x of body.b) code.b.push(x);
-  m.section(10, code);
-  return Uint8Array.from(m.b);
-}
+  return m.bytes().slice();
+})();
 
 // ------------------------------------------------------------------ glue
 
