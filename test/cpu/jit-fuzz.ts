@@ -209,11 +209,17 @@ export function randomProgram(r: Rand, o: FuzzOptions): number[] {
         // XADD / CMPXCHG E,G
         out.push(...pre, 0x0f, r.pick([0xc0, 0xb0]) | op1, ...modrm(reg(w), mem, reg(w)));
         break;
-      case 24:
-        // STOSB/STOSD/LODSB in the data window (EDI/ESI set first)
-        if (r.int(2)) out.push(0x8d, 0x7d, disp() & 0xfc, r.pick([0xaa, 0xab]));
-        else out.push(0x8d, 0x75, disp() & 0xfc, 0xac);
+      case 24: {
+        // MOVS CMPS STOS LODS SCAS without REP, each width, in the data window (ESI and EDI set
+        // first), sometimes with a segment override, sometimes after STD (DF stays set) or CLD
+        if (r.int(4) === 0) out.push(r.pick([0xfc, 0xfd]));
+        out.push(0x8d, 0x75, disp() & 0xfc, 0x8d, 0x7d, disp() & 0xfc);
+        const sw = r.pick([1, 2, 4]);
+        if (sw === 2) out.push(0x66);
+        if (r.int(4) === 0) out.push(r.pick([0x26, 0x2e, 0x36, 0x3e]));
+        out.push(r.pick([0xa4, 0xa6, 0xaa, 0xac, 0xae]) | (sw === 1 ? 0 : 1));
         break;
+      }
       default:
         // SHLD/SHRD r/m32, r32, imm8
         out.push(0x0f, r.pick([0xa4, 0xac]), ...modrm(r.pick(DST), mem, r.pick(DST)), r.int(32));

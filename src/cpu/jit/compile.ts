@@ -425,7 +425,8 @@ function assemble(
     .replaceAll("@SYNC@", `${regStore} ${flagStore}`)
     .replaceAll("@RELOAD@", `${regLoad} ${flagLoad}`)
     .replaceAll("@MODE@", modeLoad)
-    .replaceAll("@FLATOK@", flatOk === "" ? "true" : flatOk);
+    .replaceAll("@FLATOK@", flatOk === "" ? "true" : flatOk)
+    .replaceAll("@DF@", "((c.eflags >>> 10) & 1)");
   const guard = [`c.segBase[1] !== ${csBase}`, `c.segLimit[1] !== ${g.csLimit | 0}`, "c.alignCheck"];
   if (g.usesStack) guard.push(`c.stack32 !== ${g.stack32}`);
   if (flatOk !== "") guard.push(`!(${flatOk})`);

@@ -6,7 +6,7 @@
  * locals back as the state before the instruction. Anything not handled here calls the
  * interpreter's `execute` (fallback), with the state written back before and reloaded after.
  */
-import type { Insn } from "../../isa/decode.ts";
+import { type Insn, Reg, Seg } from "../../isa/decode.ts";
 import { AluOp, Op, ShiftOp } from "../../isa/ops.ts";
 import { type Gen, MASK } from "./gen.ts";
 
@@ -229,6 +229,7 @@ export function emitInsn(g: Gen, i: Insn, k: number, eip: number, next: number, 
       const t = g.tmp();
       g.emit(`${t} = ${g.cond(i.sub)};`);
       // setReg inside a branch: the register local keeps its value otherwise.
+      g.beforeBranchWrite(w, i.reg);
       g.emit(`if (${t}) {`);
       g.setReg(w, i.reg, v);
       g.emit("}");
@@ -248,6 +249,15 @@ export function emitInsn(g: Gen, i: Insn, k: number, eip: number, next: number, 
       else g.setReg(4, i.rm, `((${v} >>> 24) | ((${v} >>> 8) & 65280) | ((${v} << 8) & 16711680) | (${v} << 24))`);
       break;
     }
+    case Op.Lods:
+    case Op.Stos:
+    case Op.Movs:
+    case Op.Scas:
+    case Op.Cmps:
+      // One element (REP is the interpreter's: its bulk copy and per-element budget), 32-bit addresses.
+      if (i.rep !== 0 || i.a16) return fallback(g, i, k, eip, next, last, n);
+      emitString(g, i);
+      break;
     case Op.Nop:
       break;
     case Op.FlagOp:
@@ -406,6 +416,7 @@ function emitShift(g: Gen, i: Insn): boolean {
   const top = bits - 1;
   const mask = MASK[w];
   const sub = i.sub;
+  if (sub === ShiftOp.Rol || sub === ShiftOp.Ror) return emitRotate(g, i);
   if (sub !== ShiftOp.Shl && sub !== ShiftOp.Sal && sub !== ShiftOp.Shr && sub !== ShiftOp.Sar) return false;
   const mem = i.mod !== 3;
   if (i.imm2 !== 1) {
@@ -466,6 +477,104 @@ function emitShift(g: Gen, i: Insn): boolean {
     g.emit(`${cf} = ${cnt} > ${bits} ? 0 : (${a} >>> (${bits} - ${cnt})) & 1;`);
     g.flagsResult(r, w, `${cf} | ((((${r} >>> ${top}) ^ ${cf}) & 1) << 11)`);
   }
+  if (mem) g.rmwWrite(w, lin, p, r);
+  else g.setReg(w, i.rm, r);
+  g.emit("}");
+  g.forgetFlags();
+  return true;
+}
+
+/** LODS, STOS, MOVS, SCAS, CMPS without REP and with 32-bit addresses (the interpreter's stringOp). */
+function emitString(g: Gen, i: Insn): void {
+  const w = i.w;
+  const op = i.op;
+  const src = i.segOverride >= 0 ? i.segOverride : Seg.DS;
+  const step = g.val(`(${g.df()} ? ${-w} : ${w})`);
+  const esi = () => g.setReg(4, Reg.ESI, `(${g.reg(4, Reg.ESI)} + ${step}) | 0`);
+  const edi = () => g.setReg(4, Reg.EDI, `(${g.reg(4, Reg.EDI)} + ${step}) | 0`);
+  if (op === Op.Lods) {
+    const v = g.read(w, g.lin(src, g.reg(4, Reg.ESI), w, false));
+    g.setReg(w, Reg.EAX, v);
+    esi();
+  } else if (op === Op.Stos) {
+    const v = g.val(g.reg(w, Reg.EAX));
+    g.write(w, g.lin(Seg.ES, g.reg(4, Reg.EDI), w, true), v);
+    edi();
+  } else if (op === Op.Movs) {
+    const v = g.read(w, g.lin(src, g.reg(4, Reg.ESI), w, false));
+    g.write(w, g.lin(Seg.ES, g.reg(4, Reg.EDI), w, true), v);
+    esi();
+    edi();
+  } else if (op === Op.Scas) {
+    const b = g.read(w, g.lin(Seg.ES, g.reg(4, Reg.EDI), w, false));
+    alu(g, AluOp.Cmp, g.val(g.reg(w, Reg.EAX)), b, w);
+    edi();
+  } else {
+    const a = g.read(w, g.lin(src, g.reg(4, Reg.ESI), w, false));
+    const b = g.read(w, g.lin(Seg.ES, g.reg(4, Reg.EDI), w, false));
+    alu(g, AluOp.Cmp, a, b, w);
+    esi();
+    edi();
+  }
+}
+
+/**
+ * ROL and ROR (the interpreter's shift): by count & 31, zero changing nothing; the rotation is by
+ * count & (bits - 1), so an 8- or 16-bit operand may rotate by zero and still set CF and OF.
+ * Shifting by n and by bits - n gives the operand itself when n is zero, so one formula serves.
+ */
+function emitRotate(g: Gen, i: Insn): boolean {
+  const w = i.w;
+  const bits = w * 8;
+  const top = bits - 1;
+  const mask = MASK[w];
+  const mem = i.mod !== 3;
+  const rol = i.sub === ShiftOp.Rol;
+  const rotate = (a: string, n: string, r: string): void => {
+    const rest = /^\d+$/.test(n) ? String(bits - Number(n)) : `(${bits} - ${n})`;
+    g.emit(
+      rol
+        ? `${r} = ((${a} << ${n}) | (${a} >>> ${rest})) & ${mask};`
+        : `${r} = ((${a} >>> ${n}) | (${a} << ${rest})) & ${mask};`,
+    );
+    const cf = rol ? `(${r} & 1)` : `((${r} >>> ${top}) & 1)`;
+    const of = rol ? `(((${r} >>> ${top}) ^ ${r}) & 1)` : `(((${r} >>> ${top}) ^ (${r} >>> ${top - 1})) & 1)`;
+    g.flagsSetArith(1 | 2048, `${cf} | (${of} << 11)`);
+  };
+  if (i.imm2 !== 1) {
+    const count = i.imm & 0x1f;
+    const lin = mem ? g.lin(i.seg, eaOf(g, i), w, true) : "";
+    if (count === 0) {
+      if (mem) g.read(w, lin);
+      return true;
+    }
+    let a: string;
+    let p = "";
+    if (mem) [a, p] = g.rmwRead(w, lin);
+    else a = g.val(g.reg(w, i.rm));
+    const r = g.tmp();
+    rotate(a, String(count & top), r);
+    if (mem) g.rmwWrite(w, lin, p, r);
+    else g.setReg(w, i.rm, r);
+    return true;
+  }
+  // Count in CL: zero leaves everything (flags included) unchanged, so flag knowledge is lost after.
+  const cnt = g.tmp();
+  g.emit(`${cnt} = ${g.reg(4, 1)} & 31;`);
+  const lin = mem ? g.lin(i.seg, eaOf(g, i), w, true) : "";
+  const a = g.tmp();
+  const r = g.tmp();
+  const p = g.tmp();
+  const n = g.tmp();
+  g.emit(`if (${cnt} === 0) {`);
+  if (mem) g.read(w, lin);
+  g.emit("} else {");
+  if (mem) {
+    const [v, pp] = g.rmwRead(w, lin);
+    g.emit(`${a} = ${v}; ${p} = ${pp};`);
+  } else g.emit(`${a} = ${g.reg(w, i.rm)};`);
+  g.emit(`${n} = ${cnt} & ${top};`);
+  rotate(a, n, r);
   if (mem) g.rmwWrite(w, lin, p, r);
   else g.setReg(w, i.rm, r);
   g.emit("}");

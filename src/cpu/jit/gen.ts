@@ -14,6 +14,8 @@
 const MASK = [0, 255, 65535, 0, -1];
 /** F.CF | F.AF | F.OF: the flags setFlagsResult takes explicitly. */
 const CF_AF_OF = 1 | 16 | 2048;
+/** The six arithmetic flags (F.Arith). */
+const ARITH = 1 | 4 | 16 | 64 | 128 | 2048;
 
 /** Kinds of the last flag writer the generator can reason about directly. */
 export const enum Sym {
@@ -170,6 +172,14 @@ export class Gen {
     }
     this.use(r - 4);
     return `((r${r - 4} >>> 8) & 255)`;
+  }
+
+  /**
+   * Before a setReg inside a branch: what the flag symbols read of that register is copied here,
+   * on every path, not in the branch (where the other path would leave the copy unset).
+   */
+  beforeBranchWrite(w: number, r: number): void {
+    this.clobber(`r${w === 1 && r >= 4 ? r - 4 : r}`);
   }
 
   /** Statement for the interpreter's setReg(w, r, v). */
@@ -366,6 +376,19 @@ export class Gen {
     this.setSym(Sym.Res, "", "", r, w);
   }
 
+  /**
+   * setArith(mask, bits) (ROL, ROR): the flags in `mask` from `bits`, the other arithmetic flags
+   * as they are; afterwards all six come from fbits (fovr = every arithmetic flag).
+   */
+  flagsSetArith(mask: number, bits: string): void {
+    const cur = this.kOvr === ARITH ? "fbits" : this.val(this.arith());
+    this.flagsUsed = true;
+    this.flagsWritten = true;
+    this.emit(`fbits = (${cur} & ${~mask & ARITH}) | ${bits};${this.kOvr === ARITH ? "" : ` fovr = ${ARITH};`}`);
+    this.kOvr = ARITH;
+    this.sym = Sym.None;
+  }
+
   /** INC/DEC keep CF: the interpreter sets the add/sub state, then fovr = CF, fbits = old CF. */
   flagsIncDec(inc: boolean, a: string, r: string, w: number): void {
     const cf = this.val(this.cf());
@@ -441,6 +464,11 @@ export class Gen {
   }
   af(): string {
     return this.lazyFlag(16, "((fbits >>> 4) & 1)", "((fcv >>> 3) & 1)");
+  }
+
+  /** EFLAGS.DF as 0 or 1 (read where it is used: the interpreter or an import may change it). */
+  df(): string {
+    return "@DF@";
   }
 
   /** The six arithmetic flags as EFLAGS bits (the interpreter's arithFlags()). */

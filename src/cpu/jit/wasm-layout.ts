@@ -30,6 +30,8 @@ export const enum St {
   K = 10,
   Ke = 11,
   CurEip = 12,
+  /** EFLAGS.DF (0 or 1): the direction of string instructions. */
+  Df = 13,
   /** Segment bases at SegBase + s, "no checks" flags (limit 4 GiB, read/write data, PE) at SegF + s. */
   SegBase = 16,
   SegF = 24,

@@ -774,7 +774,7 @@ class Fn {
       }
       case "call":
         if (e.f === "Math.imul" || e.f === "c.segCheck" || e.f === "$TEE") return K.Int;
-        if (e.f === "PG" || e.f === "$FLATOK") return K.Nat;
+        if (e.f === "PG" || e.f === "$FLATOK" || e.f === "$DF") return K.Nat;
         return no(`call ${e.f}`);
       case "bin": {
         const op = e.op;
@@ -969,6 +969,10 @@ class Fn {
       this.code.u8(W.I32And);
       return;
     }
+    if (e.f === "$DF") {
+      this.loadState(St.Df);
+      return;
+    }
     if (e.f === "$FLATOK") {
       const m = this.info.g.flatUsed;
       this.loadState(St.FlatOk);
@@ -1127,7 +1131,8 @@ export function translateRegion(info: WasmRegionInfo): Uint8Array | null {
       .replaceAll("@SYNC@", "$SYNC();")
       .replaceAll("@RELOAD@", "$RELOAD();")
       .replaceAll("@MODE@", "$MODE();")
-      .replaceAll("@FLATOK@", "$FLATOK()");
+      .replaceAll("@FLATOK@", "$FLATOK()")
+      .replaceAll("@DF@", "$DF()");
     cases = new Parser(src).stmts("");
     for (const s of cases) if (s.t !== "case") no("statement outside a case");
     return assembleModule(info, cases as Extract<Stmt, { t: "case" }>[]);
@@ -1476,6 +1481,7 @@ export function buildWasmRegion(
   const sc = (s: number, off: number, w: number, write: number): number => c.segCheck(s, off, w, write !== 0);
   const ef = (and: number, or: number): void => {
     c.eflags = (c.eflags & and) | or;
+    st[St.Df] = (c.eflags >>> 10) & 1;
   };
   const run = new WA.Instance(mod, { e: { x, sc, ef, m: c.mem.wasm } }).exports.r;
   const fn = (c: Cpu, limit: number): number => runWasm(c, limit, run, d);
@@ -1494,8 +1500,9 @@ function flagsToCpu(c: Cpu, st: Int32Array): void {
   c.fbits = st[St.Fbits];
 }
 
-/** The lazy-flag state from the Cpu into the state block. */
+/** The lazy-flag state and DF from the Cpu into the state block. */
 function flagsToState(c: Cpu, st: Int32Array): void {
+  st[St.Df] = (c.eflags >>> 10) & 1;
   st[St.Fres] = c.fres;
   st[St.Fcv] = c.fcv;
   st[St.Ftop] = c.ftop;
