@@ -53,19 +53,65 @@ function no(what: string): never {
   throw new Unsupported(what);
 }
 
-const TOKEN = /\s*(?:(\d+)|([A-Za-z_$][\w$]*)|(>>>|===|!==|>>|<<|<=|>=|&&|\|\||\+=|&=|\|=|[-+*&|^~!<>=?:;,.(){}[\]]))/y;
+/** Operators of two or three characters, by their first character. */
+const LONG_OPS: Record<string, string[]> = {
+  ">": [">>>", ">>", ">="],
+  "=": ["==="],
+  "!": ["!=="],
+  "<": ["<<", "<="],
+  "&": ["&&", "&="],
+  "|": ["||", "|="],
+  "+": ["+="],
+};
+/** Single-character tokens. */
+const SINGLE = new Set("-+*&|^~!<>=?:;,.(){}[]");
+
+/** Character classes of the tokenizer: 1 digit, 2 identifier start, 3 space. */
+const CLASS = new Uint8Array(128);
+for (let ch = 48; ch <= 57; ch++) CLASS[ch] = 1;
+for (let ch = 65; ch <= 90; ch++) CLASS[ch] = CLASS[ch + 32] = 2;
+CLASS[95] = CLASS[36] = 2; // _ $
+for (const ch of [32, 9, 10, 13]) CLASS[ch] = 3;
+
+/** Split the emitter's source into tokens (numbers, names, operators); a character outside the subset is Unsupported. */
+function tokenize(src: string): string[] {
+  const toks: string[] = [];
+  const n = src.length;
+  let p = 0;
+  while (p < n) {
+    const ch = src.charCodeAt(p);
+    const k = ch < 128 ? CLASS[ch] : 0;
+    if (k === 3) {
+      p++;
+      continue;
+    }
+    const start = p;
+    if (k === 1) {
+      while (p < n && CLASS[src.charCodeAt(p)] === 1) p++;
+    } else if (k === 2) {
+      p++;
+      for (;;) {
+        const c2 = src.charCodeAt(p);
+        if (p < n && c2 < 128 && (CLASS[c2] === 1 || CLASS[c2] === 2)) p++;
+        else break;
+      }
+    } else {
+      const c = src[p];
+      const long = LONG_OPS[c]?.find((op) => src.startsWith(op, p));
+      if (long !== undefined) p += long.length;
+      else if (SINGLE.has(c)) p++;
+      else no(`token at ${src.slice(p, p + 20)}`);
+    }
+    toks.push(src.slice(start, p));
+  }
+  return toks;
+}
 
 class Parser {
   private toks: string[] = [];
   private p = 0;
   constructor(src: string) {
-    TOKEN.lastIndex = 0;
-    const end = src.trimEnd().length;
-    while (TOKEN.lastIndex < end) {
-      const m = TOKEN.exec(src);
-      if (m === null) no(`token at ${src.slice(TOKEN.lastIndex, TOKEN.lastIndex + 20)}`);
-      this.toks.push(m[1] ?? m[2] ?? m[3]);
-    }
+    this.toks = tokenize(src);
   }
   private peek(): string {
     return this.toks[this.p] ?? "";
