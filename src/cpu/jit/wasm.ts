@@ -29,7 +29,7 @@ import { ICOUNT_F64, St, WA, WasmLayout } from "./wasm-layout.ts";
 
 // ------------------------------------------------------------------ source parser
 
-type Expr =
+type Expr = (
   | { t: "num"; v: number }
   | { t: "id"; n: string }
   | { t: "idx"; a: string; i: Expr }
@@ -37,7 +37,11 @@ type Expr =
   | { t: "bin"; op: string; l: Expr; r: Expr }
   | { t: "un"; op: string; e: Expr }
   | { t: "tern"; c: Expr; a: Expr; b: Expr }
-  | { t: "call"; f: string; args: Expr[] };
+  | { t: "call"; f: string; args: Expr[] }
+) & {
+  /** Its kind (Fn.kindOf), once asked: every node is translated once, at one point of the source. */
+  kd?: K;
+};
 
 type Stmt =
   | { t: "assign"; op: string; lhs: Expr; e: Expr }
@@ -461,6 +465,8 @@ const FIXED_I32 = [
   "xs",
 ];
 const I32_NAMES = new Set(FIXED_I32);
+/** Names checkName accepted (a cache: the same few hundred names recur in every region). */
+const KNOWN_LOCALS = new Set<string>();
 
 /** What the translator needs of the region besides its body. */
 export interface WasmRegionInfo {
@@ -764,7 +770,11 @@ class Fn {
   }
 
   private checkName(n: string): void {
-    if (/^t\d+$/.test(n) || REG_LOCAL.test(n) || SEG_LOCAL.test(n) || I32_NAMES.has(n) || n === "eip") return;
+    if (KNOWN_LOCALS.has(n)) return;
+    if (/^t\d+$/.test(n) || REG_LOCAL.test(n) || SEG_LOCAL.test(n) || I32_NAMES.has(n) || n === "eip") {
+      KNOWN_LOCALS.add(n);
+      return;
+    }
     no(`local ${n}`);
   }
 
@@ -785,6 +795,12 @@ class Fn {
   // ---------------------------------------------------------------- expressions
 
   kindOf(e: Expr): K {
+    let k = e.kd;
+    if (k === undefined) e.kd = k = this.kindOfNode(e);
+    return k;
+  }
+
+  private kindOfNode(e: Expr): K {
     switch (e.t) {
       case "num":
         if (!Number.isInteger(e.v)) no("fraction");
