@@ -186,17 +186,19 @@ export function randomProgram(r: Rand, o: FuzzOptions): number[] {
         pendingJumps.push(out.length - 1, n + 1 + r.int(3));
         break;
       case 19:
-        // BT r32, r32 (0F A3), SETcc after it reads CF from the interpreter's flags
-        out.push(0x0f, 0xa3, 0xc0 | (r.pick(DST) << 3) | r.pick(DST));
+        // BT/BTS/BTR/BTC r, r (0F A3 AB B3 BB), 32- or 16-bit
+        out.push(...(r.int(4) === 0 ? [0x66] : []), 0x0f, r.pick([0xa3, 0xab, 0xb3, 0xbb]));
+        out.push(0xc0 | (r.pick(DST) << 3) | r.pick(DST));
         break;
       case 20:
         // CLC STC CMC LAHF SAHF CBW/CWDE CWD/CDQ
         out.push(...(r.int(4) === 0 ? [0x66] : []), r.pick([0xf8, 0xf9, 0xf5, 0x9f, 0x9e, 0x98, 0x99]));
         break;
       case 21: {
-        // BT/BTS r/m32, imm8 (0F BA /4 /5), BSF/BSR (0F BC/BD), BSWAP
+        // BT/BTS/BTR/BTC r/m, imm8 (0F BA /4-/7), BSF/BSR (0F BC/BD), BSWAP
         const k = r.int(3);
-        if (k === 0) out.push(0x0f, 0xba, ...modrm(4 + r.int(2), mem, r.pick(DST)), r.int(256));
+        if (k === 0)
+          out.push(...(r.int(4) === 0 ? [0x66] : []), 0x0f, 0xba, ...modrm(4 + r.int(4), mem, r.pick(DST)), r.int(256));
         else if (k === 1) out.push(0x0f, 0xbc | r.int(2), ...modrm(r.pick(DST), mem, r.pick(DST)));
         else out.push(0x0f, 0xc8 | r.pick(DST));
         break;
@@ -221,8 +223,10 @@ export function randomProgram(r: Rand, o: FuzzOptions): number[] {
         break;
       }
       default:
-        // SHLD/SHRD r/m32, r32, imm8
-        out.push(0x0f, r.pick([0xa4, 0xac]), ...modrm(r.pick(DST), mem, r.pick(DST)), r.int(32));
+        // SHLD/SHRD r/m32, r32, imm8 or CL
+        if (r.int(2)) out.push(0x0f, r.pick([0xa4, 0xac]), ...modrm(r.pick(DST), mem, r.pick(DST)), r.int(32));
+        else out.push(0x0f, r.pick([0xa5, 0xad]), ...modrm(r.pick(DST), mem, r.pick(DST)));
+        consumer();
         break;
     }
     // Close jumps whose target instruction index is reached.

@@ -209,6 +209,20 @@ export function emitInsn(g: Gen, i: Insn, k: number, eip: number, next: number, 
     case Op.ShiftE:
       if (!emitShift(g, i)) return fallback(g, i, k, eip, next, last, n);
       break;
+    case Op.Shld:
+    case Op.Shrd:
+      if (w !== 4) return fallback(g, i, k, eip, next, last, n);
+      emitShiftDouble(g, i);
+      break;
+    case Op.BtEI:
+    case Op.BtEG:
+      // A register bit offset into memory addresses a bit string: the interpreter's.
+      if (i.op === Op.BtEG && mem) return fallback(g, i, k, eip, next, last, n);
+      emitBitTest(g, i);
+      break;
+    case Op.Cmpxchg:
+      emitCmpxchg(g, i);
+      break;
     case Op.ImulGE:
     case Op.ImulGEI: {
       if (w !== 4) return fallback(g, i, k, eip, next, last, n);
@@ -516,6 +530,107 @@ function emitString(g: Gen, i: Insn): void {
     esi();
     edi();
   }
+}
+
+/** SHLD and SHRD with 32-bit operands (the interpreter's shiftDouble): by count & 31, zero changing nothing. */
+function emitShiftDouble(g: Gen, i: Insn): void {
+  const mem = i.mod !== 3;
+  const left = i.op === Op.Shld;
+  const shift = (a: string, b: string, n: string, r: string): void => {
+    const rest = /^\d+$/.test(n) ? String(32 - Number(n)) : `(32 - ${n})`;
+    const less = /^\d+$/.test(n) ? String(Number(n) - 1) : `(${n} - 1)`;
+    g.emit(left ? `${r} = (${a} << ${n}) | (${b} >>> ${rest});` : `${r} = (${a} >>> ${n}) | (${b} << ${rest});`);
+    const cf = left ? `((${a} >>> ${rest}) & 1)` : `((${a} >>> ${less}) & 1)`;
+    g.flagsResult(r, 4, `${cf} | ((((${r} ^ ${a}) >>> 31) & 1) << 11)`);
+  };
+  if (i.imm2 !== 1) {
+    const count = i.imm & 0x1f;
+    const lin = mem ? g.lin(i.seg, eaOf(g, i), 4, true) : "";
+    if (count === 0) {
+      if (mem) g.read(4, lin);
+      return;
+    }
+    let a: string;
+    let p = "";
+    if (mem) [a, p] = g.rmwRead(4, lin);
+    else a = g.val(g.reg(4, i.rm));
+    const b = g.val(g.reg(4, i.reg));
+    const r = g.tmp();
+    shift(a, b, String(count), r);
+    if (mem) g.rmwWrite(4, lin, p, r);
+    else g.setReg(4, i.rm, r);
+    return;
+  }
+  // Count in CL: zero leaves everything (flags included) unchanged, so flag knowledge is lost after.
+  const cnt = g.tmp();
+  g.emit(`${cnt} = ${g.reg(4, 1)} & 31;`);
+  const lin = mem ? g.lin(i.seg, eaOf(g, i), 4, true) : "";
+  const a = g.tmp();
+  const r = g.tmp();
+  const p = g.tmp();
+  g.emit(`if (${cnt} === 0) {`);
+  if (mem) g.read(4, lin);
+  g.emit("} else {");
+  if (mem) {
+    const [v, pp] = g.rmwRead(4, lin);
+    g.emit(`${a} = ${v}; ${p} = ${pp};`);
+  } else g.emit(`${a} = ${g.reg(4, i.rm)};`);
+  shift(a, g.val(g.reg(4, i.reg)), cnt, r);
+  if (mem) g.rmwWrite(4, lin, p, r);
+  else g.setReg(4, i.rm, r);
+  g.emit("}");
+  g.forgetFlags();
+}
+
+/** BT BTS BTR BTC with an immediate bit, or a register bit of a register (the interpreter's bitTest). */
+function emitBitTest(g: Gen, i: Insn): void {
+  const w = i.w;
+  const mem = i.mod !== 3;
+  const sub = i.sub;
+  const bit = i.op === Op.BtEI ? String(i.imm & (w * 8 - 1)) : g.val(`${g.reg(w, i.reg)} & ${w * 8 - 1}`);
+  let a: string;
+  let lin = "";
+  let p = "";
+  if (!mem) a = g.val(g.reg(w, i.rm));
+  else {
+    lin = g.lin(i.seg, eaOf(g, i), w, sub !== 0);
+    if (sub === 0) a = g.read(w, lin);
+    else [a, p] = g.rmwRead(w, lin);
+  }
+  const cf = g.val(`(${a} >>> ${bit}) & 1`);
+  if (sub !== 0) {
+    const r = g.tmp();
+    const op = sub === 1 ? `${a} | (1 << ${bit})` : sub === 2 ? `${a} & ~(1 << ${bit})` : `${a} ^ (1 << ${bit})`;
+    g.emit(`${r} = (${op}) & ${MASK[w]};`);
+    if (mem) g.rmwWrite(w, lin, p, r);
+    else g.setReg(w, i.rm, r);
+  }
+  g.flagsSetArith(1, cf);
+}
+
+/** CMPXCHG (the interpreter's cmpxchg): a failed compare writes memory back unchanged, which is no write here. */
+function emitCmpxchg(g: Gen, i: Insn): void {
+  const w = i.w;
+  const mem = i.mod !== 3;
+  let d: string;
+  let lin = "";
+  let p = "";
+  if (mem) {
+    lin = g.lin(i.seg, eaOf(g, i), w, true);
+    [d, p] = g.rmwRead(w, lin);
+  } else d = g.val(g.reg(w, i.rm));
+  const acc = g.val(g.reg(w, 0));
+  const s = g.copy(g.reg(w, i.reg));
+  alu(g, AluOp.Cmp, acc, d, w);
+  // Registers written in the branches: what the flag symbols read of them is copied first.
+  g.beforeBranchWrite(w, 0);
+  if (!mem) g.beforeBranchWrite(w, i.rm);
+  g.emit(`if (${acc} === ${d}) {`);
+  if (mem) g.rmwWrite(w, lin, p, s);
+  else g.setReg(w, i.rm, s);
+  g.emit("} else {");
+  g.setReg(w, 0, d);
+  g.emit("}");
 }
 
 /**
