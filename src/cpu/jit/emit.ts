@@ -423,46 +423,33 @@ function alu(g: Gen, op: number, a: string, b: string, w: number): string {
   }
 }
 
-/** SHL/SHR/SAR by an immediate or CL (the interpreter's shift()); false: not handled here. */
-function emitShift(g: Gen, i: Insn): boolean {
-  const w = i.w;
-  const bits = w * 8;
-  const top = bits - 1;
-  const mask = MASK[w];
-  const sub = i.sub;
-  if (sub === ShiftOp.Rol || sub === ShiftOp.Ror) return emitRotate(g, i);
-  if (sub !== ShiftOp.Shl && sub !== ShiftOp.Sal && sub !== ShiftOp.Shr && sub !== ShiftOp.Sar) return false;
+/**
+ * What every shift and rotate shares (the interpreter's shift and shiftDouble): the count is the
+ * immediate or CL, & 31, and a zero count changes nothing (flags included) but still reads a
+ * memory operand; otherwise the operand is read (write permission first), `op(a, n, r)` puts the
+ * result in `r` and sets the flags from the operand `a` and the count `n` (a literal for an
+ * immediate, a temp for CL), and the result is written back. After a CL count the flags are
+ * either path's, so what is known of them statically is forgotten.
+ */
+function emitCounted(g: Gen, i: Insn, w: number, op: (a: string, n: string, r: string) => void): void {
   const mem = i.mod !== 3;
   if (i.imm2 !== 1) {
     const count = i.imm & 0x1f;
     const lin = mem ? g.lin(i.seg, eaOf(g, i), w, true) : "";
     if (count === 0) {
-      if (mem) g.read(w, lin); // the operand is still read; no flags change, nothing written
-      return true;
+      if (mem) g.read(w, lin);
+      return;
     }
     let a: string;
     let p = "";
     if (mem) [a, p] = g.rmwRead(w, lin);
     else a = g.val(g.reg(w, i.rm));
     const r = g.tmp();
-    if (sub === ShiftOp.Shr) {
-      g.emit(`${r} = ${a} >>> ${count};`);
-      g.flagsResult(r, w, `((${a} >>> ${count - 1}) & 1) | (((${a} >>> ${top}) & 1) << 11)`);
-    } else if (sub === ShiftOp.Sar) {
-      const sa = w === 4 ? a : `((${a} << ${32 - bits}) >> ${32 - bits})`;
-      g.emit(`${r} = (${sa} >> ${count}) & ${mask};`);
-      g.flagsResult(r, w, `((${sa} >> ${count - 1}) & 1)`);
-    } else {
-      g.emit(`${r} = (${a} << ${count}) & ${mask};`);
-      const cf = count > bits ? "0" : `((${a} >>> ${bits - count}) & 1)`;
-      const cfv = g.val(cf);
-      g.flagsResult(r, w, `${cfv} | ((((${r} >>> ${top}) ^ ${cfv}) & 1) << 11)`);
-    }
+    op(a, String(count), r);
     if (mem) g.rmwWrite(w, lin, p, r);
     else g.setReg(w, i.rm, r);
-    return true;
+    return;
   }
-  // Count in CL: zero leaves everything (flags included) unchanged, so flag knowledge is lost after.
   const cnt = g.tmp();
   g.emit(`${cnt} = ${g.reg(4, 1)} & 31;`);
   const lin = mem ? g.lin(i.seg, eaOf(g, i), w, true) : "";
@@ -476,26 +463,69 @@ function emitShift(g: Gen, i: Insn): boolean {
     const [v, pp] = g.rmwRead(w, lin);
     g.emit(`${a} = ${v}; ${p} = ${pp};`);
   } else g.emit(`${a} = ${g.reg(w, i.rm)};`);
-  const top2 = `${top}`;
-  if (sub === ShiftOp.Shr) {
-    g.emit(`${r} = ${a} >>> ${cnt};`);
-    g.flagsResult(r, w, `((${a} >>> (${cnt} - 1)) & 1) | (((${a} >>> ${top2}) & 1) << 11)`);
-  } else if (sub === ShiftOp.Sar) {
-    const sa = g.tmp();
-    g.emit(`${sa} = ${w === 4 ? a : `((${a} << ${32 - bits}) >> ${32 - bits})`};`);
-    g.emit(`${r} = (${sa} >> ${cnt}) & ${mask};`);
-    g.flagsResult(r, w, `((${sa} >> (${cnt} - 1)) & 1)`);
-  } else {
-    const cf = g.tmp();
-    g.emit(`${r} = ${w === 4 ? `${a} << ${cnt}` : `(${a} << ${cnt}) & ${mask}`};`);
-    g.emit(`${cf} = ${cnt} > ${bits} ? 0 : (${a} >>> (${bits} - ${cnt})) & 1;`);
-    g.flagsResult(r, w, `${cf} | ((((${r} >>> ${top}) ^ ${cf}) & 1) << 11)`);
-  }
+  op(a, cnt, r);
   if (mem) g.rmwWrite(w, lin, p, r);
   else g.setReg(w, i.rm, r);
   g.emit("}");
   g.forgetFlags();
+}
+
+/** A count `n` (literal or name) minus k, as a literal when it is one. */
+function minus(n: string, k: number): string {
+  return /^\d+$/.test(n) ? String(Number(n) - k) : `(${n} - ${k})`;
+}
+/** k minus a count `n`. */
+function from(k: number, n: string): string {
+  return /^\d+$/.test(n) ? String(k - Number(n)) : `(${k} - ${n})`;
+}
+
+/** SHL/SHR/SAR by an immediate or CL (the interpreter's shift()); ROL/ROR (emitRotate); false: not handled here. */
+function emitShift(g: Gen, i: Insn): boolean {
+  const w = i.w;
+  const bits = w * 8;
+  const top = bits - 1;
+  const mask = MASK[w];
+  const sub = i.sub;
+  if (sub === ShiftOp.Rol || sub === ShiftOp.Ror) {
+    emitRotate(g, i);
+    return true;
+  }
+  if (sub !== ShiftOp.Shl && sub !== ShiftOp.Sal && sub !== ShiftOp.Shr && sub !== ShiftOp.Sar) return false;
+  emitCounted(g, i, w, (a, n, r) => {
+    const lit = /^\d+$/.test(n);
+    if (sub === ShiftOp.Shr) {
+      g.emit(`${r} = ${a} >>> ${n};`);
+      g.flagsResult(r, w, `((${a} >>> ${minus(n, 1)}) & 1) | (((${a} >>> ${top}) & 1) << 11)`);
+    } else if (sub === ShiftOp.Sar) {
+      const ext = w === 4 ? a : `((${a} << ${32 - bits}) >> ${32 - bits})`;
+      const sa = lit ? ext : g.tmp();
+      if (!lit) g.emit(`${sa} = ${ext};`);
+      g.emit(`${r} = (${sa} >> ${n}) & ${mask};`);
+      g.flagsResult(r, w, `((${sa} >> ${minus(n, 1)}) & 1)`);
+    } else {
+      g.emit(`${r} = ${w === 4 && !lit ? `${a} << ${n}` : `(${a} << ${n}) & ${mask}`};`);
+      // A count above the width shifts everything out (CF 0); 32 and up cannot occur (& 31).
+      const cf = lit ? g.val(Number(n) > bits ? "0" : `((${a} >>> ${bits - Number(n)}) & 1)`) : g.tmp();
+      if (!lit) g.emit(`${cf} = ${n} > ${bits} ? 0 : (${a} >>> (${bits} - ${n})) & 1;`);
+      g.flagsResult(r, w, `${cf} | ((((${r} >>> ${top}) ^ ${cf}) & 1) << 11)`);
+    }
+  });
   return true;
+}
+
+/** SHLD and SHRD with 32-bit operands (the interpreter's shiftDouble). */
+function emitShiftDouble(g: Gen, i: Insn): void {
+  const left = i.op === Op.Shld;
+  emitCounted(g, i, 4, (a, n, r) => {
+    const b = g.val(g.reg(4, i.reg));
+    g.emit(
+      left
+        ? `${r} = (${a} << ${n}) | (${b} >>> ${from(32, n)});`
+        : `${r} = (${a} >>> ${n}) | (${b} << ${from(32, n)});`,
+    );
+    const cf = left ? `((${a} >>> ${from(32, n)}) & 1)` : `((${a} >>> ${minus(n, 1)}) & 1)`;
+    g.flagsResult(r, 4, `${cf} | ((((${r} ^ ${a}) >>> 31) & 1) << 11)`);
+  });
 }
 
 /** LODS, STOS, MOVS, SCAS, CMPS without REP and with 32-bit addresses (the interpreter's stringOp). */
@@ -530,56 +560,6 @@ function emitString(g: Gen, i: Insn): void {
     esi();
     edi();
   }
-}
-
-/** SHLD and SHRD with 32-bit operands (the interpreter's shiftDouble): by count & 31, zero changing nothing. */
-function emitShiftDouble(g: Gen, i: Insn): void {
-  const mem = i.mod !== 3;
-  const left = i.op === Op.Shld;
-  const shift = (a: string, b: string, n: string, r: string): void => {
-    const rest = /^\d+$/.test(n) ? String(32 - Number(n)) : `(32 - ${n})`;
-    const less = /^\d+$/.test(n) ? String(Number(n) - 1) : `(${n} - 1)`;
-    g.emit(left ? `${r} = (${a} << ${n}) | (${b} >>> ${rest});` : `${r} = (${a} >>> ${n}) | (${b} << ${rest});`);
-    const cf = left ? `((${a} >>> ${rest}) & 1)` : `((${a} >>> ${less}) & 1)`;
-    g.flagsResult(r, 4, `${cf} | ((((${r} ^ ${a}) >>> 31) & 1) << 11)`);
-  };
-  if (i.imm2 !== 1) {
-    const count = i.imm & 0x1f;
-    const lin = mem ? g.lin(i.seg, eaOf(g, i), 4, true) : "";
-    if (count === 0) {
-      if (mem) g.read(4, lin);
-      return;
-    }
-    let a: string;
-    let p = "";
-    if (mem) [a, p] = g.rmwRead(4, lin);
-    else a = g.val(g.reg(4, i.rm));
-    const b = g.val(g.reg(4, i.reg));
-    const r = g.tmp();
-    shift(a, b, String(count), r);
-    if (mem) g.rmwWrite(4, lin, p, r);
-    else g.setReg(4, i.rm, r);
-    return;
-  }
-  // Count in CL: zero leaves everything (flags included) unchanged, so flag knowledge is lost after.
-  const cnt = g.tmp();
-  g.emit(`${cnt} = ${g.reg(4, 1)} & 31;`);
-  const lin = mem ? g.lin(i.seg, eaOf(g, i), 4, true) : "";
-  const a = g.tmp();
-  const r = g.tmp();
-  const p = g.tmp();
-  g.emit(`if (${cnt} === 0) {`);
-  if (mem) g.read(4, lin);
-  g.emit("} else {");
-  if (mem) {
-    const [v, pp] = g.rmwRead(4, lin);
-    g.emit(`${a} = ${v}; ${p} = ${pp};`);
-  } else g.emit(`${a} = ${g.reg(4, i.rm)};`);
-  shift(a, g.val(g.reg(4, i.reg)), cnt, r);
-  if (mem) g.rmwWrite(4, lin, p, r);
-  else g.setReg(4, i.rm, r);
-  g.emit("}");
-  g.forgetFlags();
 }
 
 /** BT BTS BTR BTC with an immediate bit, or a register bit of a register (the interpreter's bitTest). */
@@ -638,63 +618,28 @@ function emitCmpxchg(g: Gen, i: Insn): void {
  * count & (bits - 1), so an 8- or 16-bit operand may rotate by zero and still set CF and OF.
  * Shifting by n and by bits - n gives the operand itself when n is zero, so one formula serves.
  */
-function emitRotate(g: Gen, i: Insn): boolean {
+function emitRotate(g: Gen, i: Insn): void {
   const w = i.w;
   const bits = w * 8;
   const top = bits - 1;
   const mask = MASK[w];
-  const mem = i.mod !== 3;
   const rol = i.sub === ShiftOp.Rol;
-  const rotate = (a: string, n: string, r: string): void => {
-    const rest = /^\d+$/.test(n) ? String(bits - Number(n)) : `(${bits} - ${n})`;
+  emitCounted(g, i, w, (a, count, r) => {
+    let n: string;
+    if (/^\d+$/.test(count)) n = String(Number(count) & top);
+    else {
+      n = g.tmp();
+      g.emit(`${n} = ${count} & ${top};`);
+    }
     g.emit(
       rol
-        ? `${r} = ((${a} << ${n}) | (${a} >>> ${rest})) & ${mask};`
-        : `${r} = ((${a} >>> ${n}) | (${a} << ${rest})) & ${mask};`,
+        ? `${r} = ((${a} << ${n}) | (${a} >>> ${from(bits, n)})) & ${mask};`
+        : `${r} = ((${a} >>> ${n}) | (${a} << ${from(bits, n)})) & ${mask};`,
     );
     const cf = rol ? `(${r} & 1)` : `((${r} >>> ${top}) & 1)`;
     const of = rol ? `(((${r} >>> ${top}) ^ ${r}) & 1)` : `(((${r} >>> ${top}) ^ (${r} >>> ${top - 1})) & 1)`;
     g.flagsSetArith(1 | 2048, `${cf} | (${of} << 11)`);
-  };
-  if (i.imm2 !== 1) {
-    const count = i.imm & 0x1f;
-    const lin = mem ? g.lin(i.seg, eaOf(g, i), w, true) : "";
-    if (count === 0) {
-      if (mem) g.read(w, lin);
-      return true;
-    }
-    let a: string;
-    let p = "";
-    if (mem) [a, p] = g.rmwRead(w, lin);
-    else a = g.val(g.reg(w, i.rm));
-    const r = g.tmp();
-    rotate(a, String(count & top), r);
-    if (mem) g.rmwWrite(w, lin, p, r);
-    else g.setReg(w, i.rm, r);
-    return true;
-  }
-  // Count in CL: zero leaves everything (flags included) unchanged, so flag knowledge is lost after.
-  const cnt = g.tmp();
-  g.emit(`${cnt} = ${g.reg(4, 1)} & 31;`);
-  const lin = mem ? g.lin(i.seg, eaOf(g, i), w, true) : "";
-  const a = g.tmp();
-  const r = g.tmp();
-  const p = g.tmp();
-  const n = g.tmp();
-  g.emit(`if (${cnt} === 0) {`);
-  if (mem) g.read(w, lin);
-  g.emit("} else {");
-  if (mem) {
-    const [v, pp] = g.rmwRead(w, lin);
-    g.emit(`${a} = ${v}; ${p} = ${pp};`);
-  } else g.emit(`${a} = ${g.reg(w, i.rm)};`);
-  g.emit(`${n} = ${cnt} & ${top};`);
-  rotate(a, n, r);
-  if (mem) g.rmwWrite(w, lin, p, r);
-  else g.setReg(w, i.rm, r);
-  g.emit("}");
-  g.forgetFlags();
-  return true;
+  });
 }
 
 /**
