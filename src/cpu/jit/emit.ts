@@ -470,13 +470,17 @@ function emitCounted(g: Gen, i: Insn, w: number, op: (a: string, n: string, r: s
   g.forgetFlags();
 }
 
-/** A count `n` (literal or name) minus k, as a literal when it is one. */
+/** Is the count `n` a literal (an immediate), not a temp's name (CL)? */
+function isLiteral(n: string): boolean {
+  return /^\d+$/.test(n);
+}
+/** A count `n` minus k, as a literal when it is one. */
 function minus(n: string, k: number): string {
-  return /^\d+$/.test(n) ? String(Number(n) - k) : `(${n} - ${k})`;
+  return isLiteral(n) ? String(Number(n) - k) : `(${n} - ${k})`;
 }
 /** k minus a count `n`. */
 function from(k: number, n: string): string {
-  return /^\d+$/.test(n) ? String(k - Number(n)) : `(${k} - ${n})`;
+  return isLiteral(n) ? String(k - Number(n)) : `(${k} - ${n})`;
 }
 
 /** SHL/SHR/SAR by an immediate or CL (the interpreter's shift()); ROL/ROR (emitRotate); false: not handled here. */
@@ -492,7 +496,7 @@ function emitShift(g: Gen, i: Insn): boolean {
   }
   if (sub !== ShiftOp.Shl && sub !== ShiftOp.Sal && sub !== ShiftOp.Shr && sub !== ShiftOp.Sar) return false;
   emitCounted(g, i, w, (a, n, r) => {
-    const lit = /^\d+$/.test(n);
+    const lit = isLiteral(n);
     if (sub === ShiftOp.Shr) {
       g.emit(`${r} = ${a} >>> ${n};`);
       g.flagsResult(r, w, `((${a} >>> ${minus(n, 1)}) & 1) | (((${a} >>> ${top}) & 1) << 11)`);
@@ -600,7 +604,7 @@ function emitCmpxchg(g: Gen, i: Insn): void {
     [d, p] = g.rmwRead(w, lin);
   } else d = g.val(g.reg(w, i.rm));
   const acc = g.val(g.reg(w, 0));
-  const s = g.copy(g.reg(w, i.reg));
+  const s = g.val(g.reg(w, i.reg));
   alu(g, AluOp.Cmp, acc, d, w);
   // Registers written in the branches: what the flag symbols read of them is copied first.
   g.beforeBranchWrite(w, 0);
@@ -626,7 +630,7 @@ function emitRotate(g: Gen, i: Insn): void {
   const rol = i.sub === ShiftOp.Rol;
   emitCounted(g, i, w, (a, count, r) => {
     let n: string;
-    if (/^\d+$/.test(count)) n = String(Number(count) & top);
+    if (isLiteral(count)) n = String(Number(count) & top);
     else {
       n = g.tmp();
       g.emit(`${n} = ${count} & ${top};`);

@@ -184,7 +184,7 @@ export class Gen {
 
   /** Statement for the interpreter's setReg(w, r, v). */
   setReg(w: number, r: number, v: string): void {
-    this.clobber(`r${w === 1 && r >= 4 ? r - 4 : r}`);
+    this.beforeBranchWrite(w, r);
     if (w === 4) {
       this.use(r);
       this.regsWritten |= 1 << r;

@@ -1282,7 +1282,6 @@ function assembleModule(info: WasmRegionInfo, cases: Extract<Stmt, { t: "case" }
   f.open(W.Block, "default");
   for (let j = n; j >= 1; j--) f.open(W.Block, `c${j}`);
   for (let q = used.length; q >= 1; q--) f.open(W.Block, `b${q}`);
-  const depth = (label: string) => f.depth(label);
   get("d");
   if (shift > 0) {
     f.i32c(shift);
@@ -1294,15 +1293,15 @@ function assembleModule(info: WasmRegionInfo, cases: Extract<Stmt, { t: "case" }
   for (let q = 0; q < used.length; q++) bucketOf.set(used[q], q + 1);
   for (let b = 0; b < nb; b++) {
     const q = bucketOf.get(b);
-    c.uleb(q === undefined ? depth("default") : depth(`b${q}`));
+    c.uleb(q === undefined ? f.depth("default") : f.depth(`b${q}`));
   }
-  c.uleb(depth("default"));
+  c.uleb(f.depth("default"));
   for (let q = 1; q <= used.length; q++) {
     f.close(); // end of bucket q's block: its compares follow
     const list = buckets.get(used[q - 1]) as [number, number][];
     if (shift === 0 && list.length === 1) {
       c.u8(W.Br);
-      c.uleb(depth(`c${list[0][1]}`));
+      c.uleb(f.depth(`c${list[0][1]}`));
       continue;
     }
     for (const [o, j] of list) {
@@ -1310,10 +1309,10 @@ function assembleModule(info: WasmRegionInfo, cases: Extract<Stmt, { t: "case" }
       f.i32c(o);
       c.u8(W.I32Eq);
       c.u8(W.BrIf);
-      c.uleb(depth(`c${j}`));
+      c.uleb(f.depth(`c${j}`));
     }
     c.u8(W.Br);
-    c.uleb(depth("default"));
+    c.uleb(f.depth("default"));
   }
   for (let j = 1; j <= n; j++) {
     f.close(); // end of case j's block: its code follows
