@@ -547,7 +547,11 @@ export class Cpu implements CodeReader {
     const kind = this.mem.pageKind[ppage];
     if (kind !== PageKind.Slow) {
       bits |= Tlb.RFast;
-      if (kind === PageKind.Ram && (ppage >= this.ramPages || this.codePages[ppage] === 0)) bits |= Tlb.WFast;
+      if (kind === PageKind.Ram && (ppage >= this.ramPages || this.codePages[ppage] === 0)) {
+        bits |= Tlb.WFast;
+        // Writes through this entry will skip physWrite8: the page counts as written from now on.
+        if ((bits & (Tlb.SupW | Tlb.UserW)) !== 0) this.mem.written[ppage] = 1;
+      }
     }
     this.tlb[page] = (phys & ~0xfff) | bits | Tlb.Valid;
   }

@@ -51,24 +51,52 @@ function fnvWords(h: number, words: Int32Array, from: number, to: number): numbe
   return h;
 }
 
-/** FNV-1a over the 32-bit words of ram[start, end). */
-export function hashRam(ram: Uint8Array, start: number, end: number): number {
+/** FNV_PRIME^1024 (mod 2^32): FNV-1a over a page of zero words multiplies the hash by it. */
+const ZERO_PAGE = ((): number => {
+  let f = 1;
+  for (let i = 0; i < 1024; i++) f = Math.imul(f, FNV_PRIME);
+  return f;
+})();
+
+/**
+ * FNV-1a over the 32-bit words of ram[start, end). With `written` (PhysicalMemory.written: one byte
+ * per 4 KiB page, 0 = still zero) and a page-aligned range, pages never written are not read: each
+ * multiplies the hash by ZERO_PAGE, which gives the same value as hashing its zeros.
+ */
+export function hashRam(ram: Uint8Array, start: number, end: number, written?: Uint8Array): number {
   const words = new Int32Array(ram.buffer, ram.byteOffset + start, (end - start) >>> 2);
   let h = FNV_OFFSET;
+  if (written !== undefined && (start & 0xfff) === 0 && (end & 0xfff) === 0) {
+    const first = start >>> 12;
+    const pages = (end - start) >>> 12;
+    let p = 0;
+    while (p < pages) {
+      if (written[first + p] === 0) {
+        h = Math.imul(h, ZERO_PAGE);
+        p++;
+        continue;
+      }
+      let q = p + 1;
+      while (q < pages && q - p < SLICE_WORDS >>> 10 && written[first + q] !== 0) q++;
+      h = fnvWords(h, words, p << 10, q << 10);
+      p = q;
+    }
+    return h >>> 0;
+  }
   for (let i = 0; i < words.length; i += SLICE_WORDS)
     h = fnvWords(h, words, i, Math.min(i + SLICE_WORDS, words.length));
   return h >>> 0;
 }
 
-/** Digest of window `k` (of MEM_WINDOWS) of RAM; `k` = -1 digests all of RAM. */
-export function memDigest(ram: Uint8Array, k: number): number {
-  if (k < 0) return hashRam(ram, 0, ram.length);
+/** Digest of window `k` (of MEM_WINDOWS) of RAM; `k` = -1 digests all of RAM. `written`: see hashRam. */
+export function memDigest(ram: Uint8Array, k: number, written?: Uint8Array): number {
+  if (k < 0) return hashRam(ram, 0, ram.length, written);
   const size = Math.floor(ram.length / MEM_WINDOWS / 4096) * 4096;
   const start = (k % MEM_WINDOWS) * size;
-  return hashRam(ram, start, start + size);
+  return hashRam(ram, start, start + size, written);
 }
 
 /** Checksums at a checkpoint; `seq` = the checkpoint's ordinal (chooses the RAM window), -1 = final. */
 export function stateSums(c: Cpu, seq: number): StateSums {
-  return { eip: c.eip >>> 0, regs: regsHash(c), mem: memDigest(c.ram, seq) };
+  return { eip: c.eip >>> 0, regs: regsHash(c), mem: memDigest(c.ram, seq, c.mem.written) };
 }

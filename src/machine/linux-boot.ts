@@ -33,6 +33,16 @@ export interface KernelLayout {
   initrdBytes: number;
 }
 
+/** The RAM ranges [start, end) that loadDirectBoot wrote for `layout`. */
+export function loadedRanges(layout: KernelLayout): Array<[number, number]> {
+  const r: Array<[number, number]> = [
+    [SETUP_BASE, CMDLINE_ADDR + CMDLINE_MAX + 1], // setup code, its header, heap and the command line
+    [KERNEL_BASE, KERNEL_BASE + layout.kernelBytes],
+  ];
+  if (layout.initrdBytes > 0) r.push([layout.initrdAddr, layout.initrdAddr + layout.initrdBytes]);
+  return r;
+}
+
 /** Load `boot` into `ram` (physical memory of `ramBytes`). Throws KernelImageError. */
 export function loadDirectBoot(ram: Uint8Array, boot: DirectBoot): KernelLayout {
   const k = boot.kernel;

@@ -27,7 +27,7 @@ import { Uart } from "../devices/uart.ts";
 import { Vga } from "../devices/vga.ts";
 import { PhysicalMemory } from "../memory/physical.ts";
 import { type GuestClock, Scheduler } from "../time/scheduler.ts";
-import { type DirectBoot, type KernelLayout, loadDirectBoot } from "./linux-boot.ts";
+import { type DirectBoot, type KernelLayout, loadDirectBoot, loadedRanges } from "./linux-boot.ts";
 
 /** What the machine does when the guest halts with interrupts enabled (see Machine.onHalt). */
 export type HaltAction = "resume" | "wait" | "end";
@@ -145,6 +145,7 @@ export class Machine implements GuestClock {
     );
     if (config.directBoot) {
       this.kernelLayout = loadDirectBoot(this.mem.ram, config.directBoot);
+      for (const [start, end] of loadedRanges(this.kernelLayout)) this.mem.markWritten(start, end);
       this.cmos.setConfigByte(0x3f, 0x4b); // 'K': tells retrace's BIOS to enter the loaded kernel
     }
   }

@@ -40,6 +40,14 @@ export class PhysicalMemory {
   readonly wasm: { buffer: ArrayBuffer };
   /** One entry per 4 KiB physical page (all 4 GiB), see PageKind. */
   readonly pageKind = new Uint8Array(1 << 20);
+  /**
+   * One byte per 4 KiB page of RAM, set to 1 before anything can write the page: a loader, the
+   * slow path below, or a CPU TLB entry that lets writes index RAM directly (Cpu.tlbFill). A page
+   * still 0 holds the zeros it was created with, so checkpoints hash it without reading it
+   * (src/machine/checksum.ts): the host maps memory on first touch, and reading the guest's
+   * untouched RAM cost capture a page fault per page. Whatever writes `ram` must mark it here.
+   */
+  readonly written: Uint8Array;
   private rom: Uint8Array = new Uint8Array(0);
   private romHighBase = 0; // physical address where the high alias starts (0 = none)
   private readonly mmio: MmioRange[] = [];
@@ -55,6 +63,7 @@ export class PhysicalMemory {
     this.wasm =
       WA !== undefined ? new WA.Memory({ initial: pages, maximum: pages }) : { buffer: new ArrayBuffer(pages * 65536) };
     this.ram = new Uint8Array(this.wasm.buffer, WasmLayout.RamBase, opts.ramBytes);
+    this.written = new Uint8Array(opts.ramBytes >>> 12);
     this.pageKind.fill(PageKind.Slow);
     this.pageKind.fill(PageKind.Ram, 0, opts.ramBytes >>> 12);
   }
@@ -71,10 +80,22 @@ export class PhysicalMemory {
     this.rom = image.slice();
     const lowBase = 0x100000 - n;
     this.ram.set(this.rom, lowBase);
+    this.markWritten(lowBase, 0x100000);
     this.pageKind.fill(PageKind.Rom, lowBase >>> 12, 0x100);
     this.romHighBase = 0x100000000 - n;
     this.pageKind.fill(PageKind.Slow, this.romHighBase / 4096, 1 << 20);
     this.onMapChange?.();
+  }
+
+  /** Note that RAM bytes [start, end) may have been written (see `written`). */
+  markWritten(start: number, end: number): void {
+    if (end > start) this.written.fill(1, start >>> 12, Math.min((end + 4095) >>> 12, this.written.length));
+  }
+
+  /** Copy `bytes` into RAM at `addr`, marking the pages written. */
+  loadRam(bytes: Uint8Array, addr: number): void {
+    this.ram.set(bytes, addr);
+    this.markWritten(addr, addr + bytes.length);
   }
 
   /** Claim [start, start+length) for a device. Page granular on the fast path. */
@@ -104,6 +125,7 @@ export class PhysicalMemory {
     const kind = this.pageKind[addr >>> 12];
     if (kind === PageKind.Ram) {
       this.ram[addr] = value;
+      this.written[addr >>> 12] = 1;
       return;
     }
     if (kind === PageKind.Rom) return;
@@ -114,6 +136,9 @@ export class PhysicalMemory {
         return;
       }
     }
-    if (addr < this.ramBytes) this.ram[addr] = value;
+    if (addr < this.ramBytes) {
+      this.ram[addr] = value;
+      this.written[addr >>> 12] = 1;
+    }
   }
 }

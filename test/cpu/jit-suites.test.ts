@@ -17,6 +17,7 @@ import { formatSummary, runConformance } from "../conformance/moo-runner.ts";
 import { runDifferential, summarize } from "../differential/compare.ts";
 import { generate, userForms } from "../differential/gen.ts";
 import { probeHost } from "../differential/native.ts";
+import { unmarkedNonzeroPages } from "../machine/written-pages.ts";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const VECTORS = resolve(HERE, "../../../shared/cpu-tests/80286");
@@ -82,6 +83,8 @@ interface SysRun {
   regs: number[];
   eflags: number;
   ram: Uint8Array;
+  /** RAM pages holding data that PhysicalMemory.written does not cover (must be none). */
+  unmarked: number[];
 }
 
 /** Boot a system-test image as test/cpu/systests.test.ts does. */
@@ -120,6 +123,7 @@ function runImage(name: string, threshold: number): SysRun {
     regs: Array.from(cpu.regs),
     eflags: cpu.getEflags(),
     ram: mem.ram.slice(0, 1 << 20),
+    unmarked: unmarkedNonzeroPages(mem),
   };
 }
 
@@ -137,6 +141,8 @@ describe("system-test images, every block compiled", () => {
         eflags: want.eflags,
       });
       expect(Buffer.compare(got.ram, want.ram)).toBe(0);
+      // Checkpoints hash unmarked pages as zeros: paging, task switches and v86 writes must mark.
+      expect({ compiled: got.unmarked, interpreted: want.unmarked }).toEqual({ compiled: [], interpreted: [] });
     });
   }
 });
