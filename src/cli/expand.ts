@@ -8,6 +8,7 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { closeSync, existsSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
+import { setFlagsFromString } from "node:v8";
 import { gzipSync } from "node:zlib";
 import { InvalidArgumentError } from "commander";
 import { UserError } from "../host/files.ts";
@@ -238,6 +239,18 @@ function progressBar(total: number): { update: (ic: number) => void; done: () =>
   return { update, done: () => process.stderr.write("\r\x1b[K") };
 }
 
+/**
+ * Let V8 inline bigger functions from here on. The traced path calls the recorder around every
+ * instruction and memory access, and V8's default budget (460 bytes of bytecode per callee, 920 in
+ * all) leaves those calls out of line. Measured on the Linux boot's first 150M instructions
+ * (native format, alternating runs): 13.9-14.1 M instructions/s against 12.5-12.9 M/s. Only for
+ * the traced part: the same budget makes an untraced `run` slower (14.9-26 s against 13.7-18 s).
+ */
+function widenInlining(): void {
+  setFlagsFromString("--max-inlined-bytecode-size=2000");
+  setFlagsFromString("--max-inlined-bytecode-size-cumulative=8000");
+}
+
 /** Expand `logPath` into `opts.out`. Throws UserError (one line) for every problem the user can cause. */
 export async function expandLog(logPath: string, opts: ExpandCliOptions): Promise<ExpandResult> {
   const format = opts.format ?? "native";
@@ -302,9 +315,13 @@ export async function expandLog(logPath: string, opts: ExpandCliOptions): Promis
   try {
     // The recorder is attached where the window starts: up to there the replay runs untraced,
     // with the block compiler, and only the progress bar follows it.
-    if (from === 0) rec.attach(m);
+    const attach = (mm: Machine): void => {
+      widenInlining();
+      rec.attach(mm);
+    };
+    if (from === 0) attach(m);
     replay = await replayLog(logPath, log, m, {
-      at: from === 0 ? null : { icount: from, run: (mm) => rec.attach(mm) },
+      at: from === 0 ? null : { icount: from, run: attach },
       onProgress: bar === null ? null : bar.update,
     });
     rec.finish();
