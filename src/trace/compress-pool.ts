@@ -7,10 +7,16 @@
  * finished slots back in the same order, so chunks reach the file in order
  * and the output is byte-for-byte what synchronous compression gives.
  *
+ * A chunk larger than a slot (one instruction can add megabytes: a REP MOVS over a
+ * large buffer) still goes to the worker, in its turn: the main thread copies it into
+ * a shared buffer of its own, posts that on a message port and marks the slot Big;
+ * the worker takes it from the port without returning to its event loop
+ * (receiveMessageOnPort) and posts the compressed payload back the same way.
+ *
  * If the worker fails or is too slow to answer (a 60 s wait), the main thread
  * compresses that slot itself and stops using the worker.
  */
-import { Worker } from "node:worker_threads";
+import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "node:worker_threads";
 import type { Codec } from "./format.ts";
 import { BROTLI_QUALITY, compressPayload } from "./codec.ts";
 
@@ -19,6 +25,8 @@ const enum S {
   Raw = 1,
   Done = 2,
   Failed = 3,
+  /** Raw, in a buffer of its own posted on the port (larger than a slot). */
+  Big = 4,
   Stop = 9,
 }
 /** Words per slot in the control array: state, raw length, output length, spare. */
@@ -26,25 +34,39 @@ const W = 4;
 
 // Plain JavaScript (CommonJS, eval'd): no TypeScript loader is needed in the worker.
 const WORKER_SOURCE = `
-const { workerData } = require("node:worker_threads");
+const { workerData, receiveMessageOnPort } = require("node:worker_threads");
 const zlib = require("node:zlib");
-const { ctrl, raw, out, slots, cap, codec, quality } = workerData;
+const { ctrl, raw, out, slots, cap, codec, quality, port } = workerData;
 const c = new Int32Array(ctrl);
+// The message the main thread posted before marking the slot Big (waits briefly if not there yet).
+const take = () => {
+  for (;;) {
+    const m = receiveMessageOnPort(port);
+    if (m !== undefined) return m.message;
+    Atomics.wait(c, slots * ${W}, 0, 1);
+  }
+};
 let s = 0;
 for (;;) {
-  // Sleep until the main thread fills this slot (it notifies on Raw and Stop; any other state is not ours).
+  // Sleep until the main thread fills this slot (it notifies on Raw, Big and Stop; any other state is not ours).
   let st = Atomics.load(c, s * ${W});
-  while (st !== ${S.Raw} && st !== ${S.Stop}) {
+  while (st !== ${S.Raw} && st !== ${S.Big} && st !== ${S.Stop}) {
     Atomics.wait(c, s * ${W}, st);
     st = Atomics.load(c, s * ${W});
   }
   if (st === ${S.Stop}) break;
   try {
-    const src = new Uint8Array(raw, s * cap, c[s * ${W} + 1]);
+    const src = st === ${S.Big} ? new Uint8Array(take()) : new Uint8Array(raw, s * cap, c[s * ${W} + 1]);
     const r = codec === "brotli"
       ? zlib.brotliCompressSync(src, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: quality, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: src.length } })
       : codec === "deflate-raw" ? zlib.deflateRawSync(src, { level: 6 }) : src;
-    if (r.length <= cap) {
+    if (st === ${S.Big}) {
+      const o = new Uint8Array(r.length);
+      o.set(r);
+      port.postMessage(o, [o.buffer]);
+      c[s * ${W} + 2] = r.length;
+      Atomics.store(c, s * ${W}, ${S.Done});
+    } else if (r.length <= cap) {
       new Uint8Array(out, s * cap, r.length).set(r);
       c[s * ${W} + 2] = r.length;
       Atomics.store(c, s * ${W}, ${S.Done});
@@ -62,7 +84,12 @@ export class CompressPool<M> {
   private readonly raw: Uint8Array;
   private readonly out: Uint8Array;
   private readonly meta: (M | null)[];
+  /** Slot x holds a Big chunk: its raw bytes (kept for compressing here should the worker fail). */
+  private readonly big: (Uint8Array | null)[];
+  private readonly port: MessagePort;
   private worker: Worker | null;
+  /** Chunks larger than a slot that the worker compressed. */
+  bigChunks = 0;
   private submitAt = 0;
   private collectAt = 0;
   private inFlight = 0;
@@ -75,16 +102,21 @@ export class CompressPool<M> {
     private readonly done: (meta: M, payload: Uint8Array) => void,
     private readonly slots = 3,
   ) {
-    const ctrl = new SharedArrayBuffer(slots * W * 4);
+    const ctrl = new SharedArrayBuffer((slots + 1) * W * 4); // the extra word: the worker's short waits
     const raw = new SharedArrayBuffer(slots * cap);
     const out = new SharedArrayBuffer(slots * cap);
     this.ctrl = new Int32Array(ctrl);
     this.raw = new Uint8Array(raw);
     this.out = new Uint8Array(out);
     this.meta = new Array(slots).fill(null);
+    this.big = new Array(slots).fill(null);
+    const { port1, port2 } = new MessageChannel();
+    this.port = port1;
+    this.port.unref();
     this.worker = new Worker(WORKER_SOURCE, {
       eval: true,
-      workerData: { ctrl, raw, out, slots, cap, codec, quality: BROTLI_QUALITY },
+      workerData: { ctrl, raw, out, slots, cap, codec, quality: BROTLI_QUALITY, port: port2 },
+      transferList: [port2],
     });
     this.worker.unref();
   }
@@ -103,21 +135,34 @@ export class CompressPool<M> {
 
   /** Queue a chunk (copied, unless it is already in the next slot); emits every chunk finished by now, in order. */
   submit(raw: Uint8Array, meta: M): void {
-    if (this.worker === null || raw.length > this.cap) {
+    if (this.worker === null) {
       this.drain();
       this.done(meta, compressPayload(this.codec, raw));
       return;
     }
     if (this.inFlight === this.slots) this.collect(true);
     const s = this.submitAt;
-    if (raw.buffer !== this.raw.buffer || raw.byteOffset !== s * this.cap) this.raw.set(raw, s * this.cap);
+    let state = S.Raw;
+    if (raw.length > this.cap) {
+      const copy = new Uint8Array(new SharedArrayBuffer(raw.length));
+      copy.set(raw);
+      this.big[s] = copy;
+      this.port.postMessage(copy.buffer);
+      state = S.Big;
+    } else if (raw.buffer !== this.raw.buffer || raw.byteOffset !== s * this.cap) this.raw.set(raw, s * this.cap);
     this.ctrl[s * W + 1] = raw.length;
     this.meta[s] = meta;
-    Atomics.store(this.ctrl, s * W, S.Raw);
+    Atomics.store(this.ctrl, s * W, state);
     Atomics.notify(this.ctrl, s * W);
     this.submitAt = (s + 1) % this.slots;
     this.inFlight++;
-    while (this.inFlight > 0 && Atomics.load(this.ctrl, this.collectAt * W) >= S.Done) this.collect(false);
+    while (this.inFlight > 0 && this.finished(this.collectAt)) this.collect(false);
+  }
+
+  /** The worker is done with slot `s` (compressed it, or failed). */
+  private finished(s: number): boolean {
+    const st = Atomics.load(this.ctrl, s * W);
+    return st === S.Done || st === S.Failed;
   }
 
   /** Wait for and emit every queued chunk. */
@@ -134,19 +179,27 @@ export class CompressPool<M> {
       Atomics.notify(this.ctrl, s * W);
       this.worker = null;
     }
+    this.port.close();
   }
 
   /** Take the oldest slot back (waiting for it if `wait`). */
   private collect(wait: boolean): void {
     const s = this.collectAt;
     const at = s * W;
-    if (wait && Atomics.load(this.ctrl, at) === S.Raw) {
-      const r = Atomics.wait(this.ctrl, at, S.Raw, 60_000);
-      if (r === "timed-out" && Atomics.load(this.ctrl, at) === S.Raw) this.abandonWorker();
+    const pending = Atomics.load(this.ctrl, at);
+    if (wait && (pending === S.Raw || pending === S.Big)) {
+      const r = Atomics.wait(this.ctrl, at, pending, 60_000);
+      if (r === "timed-out" && Atomics.load(this.ctrl, at) === pending) this.abandonWorker();
     }
     const st = Atomics.load(this.ctrl, at);
+    const big = this.big[s];
     let payload: Uint8Array;
-    if (st === S.Done) payload = this.out.slice(s * this.cap, s * this.cap + this.ctrl[at + 2]);
+    if (big !== null) {
+      const m = st === S.Done ? this.takeMessage() : null;
+      if (m !== null) this.bigChunks++;
+      payload = m ?? compressPayload(this.codec, big);
+      this.big[s] = null;
+    } else if (st === S.Done) payload = this.out.slice(s * this.cap, s * this.cap + this.ctrl[at + 2]);
     else payload = compressPayload(this.codec, this.raw.subarray(s * this.cap, s * this.cap + this.ctrl[at + 1]));
     const meta = this.meta[s] as M;
     this.meta[s] = null;
@@ -156,11 +209,24 @@ export class CompressPool<M> {
     this.done(meta, payload);
   }
 
+  /** The worker's reply for a Big slot it marked Done (posted before the mark; null if it never comes). */
+  private takeMessage(): Uint8Array | null {
+    for (let tries = 0; tries < 60_000; tries++) {
+      const m = receiveMessageOnPort(this.port);
+      if (m !== undefined) return m.message as Uint8Array;
+      Atomics.wait(this.ctrl, this.slots * W, 0, 1);
+    }
+    return null;
+  }
+
   /** The worker stopped answering: compress everything on this thread from now on. */
   private abandonWorker(): void {
     void this.worker?.terminate();
     this.worker = null;
-    // Slots still marked Raw are compressed by collect() itself.
-    for (let s = 0; s < this.slots; s++) if (Atomics.load(this.ctrl, s * W) === S.Raw) this.ctrl[s * W] = S.Failed;
+    // Slots still marked Raw or Big are compressed by collect() itself.
+    for (let s = 0; s < this.slots; s++) {
+      const st = Atomics.load(this.ctrl, s * W);
+      if (st === S.Raw || st === S.Big) this.ctrl[s * W] = S.Failed;
+    }
   }
 }

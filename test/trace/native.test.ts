@@ -3,6 +3,8 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { crc32 } from "../../src/log/crc32.ts";
+import { compressPayload } from "../../src/trace/codec.ts";
+import { CompressPool } from "../../src/trace/compress-pool.ts";
 import { type Codec, TRACE_VERSION, type TraceHeader } from "../../src/trace/format.ts";
 import { NativeTraceWriter } from "../../src/trace/native.ts";
 import { openTrace } from "../../src/trace/reader.ts";
@@ -49,7 +51,7 @@ function write(codec: Codec, parallel: boolean, cs: RawChunk[], chunkBytes: numb
 describe("native trace container", () => {
   for (const codec of ["brotli", "deflate-raw", "none"] as const) {
     it(`writer_${codec}ParallelAndSynchronous_writeIdenticalFilesThatReadBack`, async () => {
-      const chunkBytes = 16 << 10; // pool slots of 16 KiB + slack: chunk 5 takes the synchronous path
+      const chunkBytes = 16 << 10; // pool slots of 16 KiB + slack: chunk 5 is larger than a slot
       const cs = chunks(12, chunkBytes + (256 << 10));
       const par = write(codec, true, cs, chunkBytes);
       const seq = write(codec, false, cs, chunkBytes);
@@ -63,6 +65,21 @@ describe("native trace container", () => {
       await t.close();
     });
   }
+});
+
+describe("compression pool", () => {
+  it("pool_chunksLargerThanASlot_compressedByTheWorkerInOrder", () => {
+    const cap = 32 << 10;
+    const cs = chunks(12, cap).map((c, k) => (k % 4 === 1 ? chunks(6, cap * 3 + 4096 * k)[5] : c));
+    const got: [number, Uint8Array][] = [];
+    const pool = new CompressPool<number>("brotli", cap, (k, p) => got.push([k, p.slice()]), 3);
+    for (let k = 0; k < cs.length; k++) pool.submit(cs[k].bytes, k);
+    pool.close();
+    expect(got.map(([k]) => k)).toEqual(cs.map((_, k) => k));
+    for (const [k, p] of got) expect(Buffer.compare(p, compressPayload("brotli", cs[k].bytes)), `chunk ${k}`).toBe(0);
+    expect(cs.filter((c) => c.bytes.length > cap).length).toBe(3);
+    expect(pool.bigChunks).toBe(3); // not compressed on this thread
+  });
 });
 
 describe("native trace versions", () => {
