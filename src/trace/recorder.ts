@@ -158,7 +158,14 @@ export class TraceRecorder implements CpuTracer {
   records = 0;
   rawBytes = 0;
   firstIcount: number | null = null;
-  endIcount: number | null = null;
+  /**
+   * The icount after the last recorded instruction, -1 before one. A number field, not `number |
+   * null`: past 2^30 instructions V8 would box every store of it (one per retired instruction).
+   */
+  private endIc = -1;
+  get endIcount(): number | null {
+    return this.endIc < 0 ? null : this.endIc;
+  }
   finished = false;
 
   constructor(sinks: ChunkSink | ChunkSink[], opts: RecorderOptions = {}) {
@@ -380,7 +387,7 @@ export class TraceRecorder implements CpuTracer {
       if (this.bKind !== BranchKind.None) this.branch(cpu, p);
       this.instructions++;
       this.chunkInsns++;
-      this.endIcount = cpu.icount;
+      this.endIc = cpu.icount;
       this.dNext = cpu.icount;
     }
     this.recording = false;
