@@ -243,8 +243,9 @@ function progressBar(total: number): { update: (ic: number) => void; done: () =>
  * Let V8 inline bigger functions from here on. The traced path calls the recorder around every
  * instruction and memory access, and V8's default budget (460 bytes of bytecode per callee, 920 in
  * all) leaves those calls out of line. Measured on the Linux boot's first 150M instructions
- * (native format, alternating runs): 13.9-14.1 M instructions/s against 12.5-12.9 M/s. Only for
- * the traced part: the same budget makes an untraced `run` slower (14.9-26 s against 13.7-18 s).
+ * (native format, alternating runs): 12.96-13.24 M instructions/s against 12.16-12.34 M/s (set
+ * on node's command line instead: 13.9-14.1 against 12.5-12.9). Only for the traced part: the
+ * same budget makes an untraced `run` slower (14.9-26 s against 13.7-18 s).
  */
 function widenInlining(): void {
   setFlagsFromString("--max-inlined-bytecode-size=2000");
