@@ -21,7 +21,17 @@ import { DECODE_GP, DECODE_UD, decode, Insn } from "../isa/decode.ts";
 import { BytesReader } from "../isa/disasm.ts";
 import { Opnd } from "../isa/opcodes.ts";
 import { AluOp, Op, ShiftOp } from "../isa/ops.ts";
-import { BRANCH_TAKEN, BranchKind, INSN_BYTES, Mode, REC_BYTES, REF_BYTES, Rec, RefBit } from "./format.ts";
+import {
+  BRANCH_TAKEN,
+  BranchKind,
+  INSN_BYTES,
+  Mode,
+  REC_BYTES,
+  REF_BYTES,
+  Rec,
+  RefBit,
+  SHORT_ACC_BYTES,
+} from "./format.ts";
 import type { ByteSink } from "./native.ts";
 import type { ChunkSink, RawChunk } from "./recorder.ts";
 import { refTarget, u32Of } from "./records.ts";
@@ -557,11 +567,14 @@ export class ChampSimWriter implements ChunkSink {
         continue;
       }
       if (kind === Rec.Interrupt) cur = -1;
-      else if (cur >= 0 && (kind === Rec.Read || kind === Rec.Write)) {
+      else if (
+        cur >= 0 &&
+        (kind === Rec.Read || kind === Rec.Write || kind === Rec.ReadShort || kind === Rec.WriteShort)
+      ) {
         const lin = u[(p >> 2) + 1];
         if (lin !== 0) {
           const w = cur >> 2;
-          if (kind === Rec.Read) {
+          if (kind === Rec.Read || kind === Rec.ReadShort) {
             let dup = false;
             for (let k = 0; k < nSrc; k++) if (o32[w + 8 + 2 * k] === lin) dup = true;
             if (!dup && nSrc < 4) o32[w + 8 + 2 * nSrc++] = lin;
@@ -572,7 +585,7 @@ export class ChampSimWriter implements ChunkSink {
           }
         }
       }
-      p += REC_BYTES;
+      p += kind === Rec.ReadShort || kind === Rec.WriteShort ? SHORT_ACC_BYTES : REC_BYTES;
     }
     this.records += n;
     if (n > 0)

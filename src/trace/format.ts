@@ -19,7 +19,7 @@ export const TRACE_MAGIC: Uint8Array = Uint8Array.of(0x89, 0x52, 0x54, 0x52, 0x4
 /** Last 8 bytes of a complete file. */
 export const TRACE_END_MAGIC: Uint8Array = Uint8Array.of(0x52, 0x54, 0x52, 0x43, 0x45, 0x45, 0x4e, 0x44); // "RTRCEEND"
 /** Bump when a record or structure changes meaning or layout. */
-export const TRACE_VERSION = 2;
+export const TRACE_VERSION = 3;
 /** Oldest version this code still reads. */
 export const TRACE_MIN_VERSION = 1;
 
@@ -62,11 +62,19 @@ export const enum Rec {
    * ordinal of that full record among the chunk's INSN/FAULT records (0 = the first).
    */
   Ref = 12,
+  /**
+   * A READ (ReadShort) or WRITE (WriteShort) without its physical address (12 bytes, version 3):
+   * kind, size; linear address; value. Its linear page maps to the physical page of the last full
+   * READ/WRITE record of this chunk on that linear page, which every full one sets. Never split.
+   */
+  ReadShort = 13,
+  WriteShort = 14,
 }
 
 export const INSN_BYTES = 32;
 export const REC_BYTES = 16;
 export const REF_BYTES = 4;
+export const SHORT_ACC_BYTES = 12;
 
 /** Bits of a REF record's word (Rec.Ref). */
 export const enum RefBit {
@@ -181,5 +189,6 @@ export function recordSize(kind: number): number {
   if (kind === Rec.Insn || kind === Rec.Fault) return INSN_BYTES;
   if (kind >= Rec.Branch && kind <= Rec.Icount) return REC_BYTES;
   if (kind === Rec.Ref) return REF_BYTES;
+  if (kind === Rec.ReadShort || kind === Rec.WriteShort) return SHORT_ACC_BYTES;
   return 0;
 }

@@ -35,6 +35,7 @@ import {
   REF_MAX_INDEX,
   Rec,
   RefBit,
+  SHORT_ACC_BYTES,
 } from "./format.ts";
 
 /** A run of raw records (uncompressed payload). `bytes` is valid only during the call. */
@@ -74,6 +75,8 @@ export interface RecorderOptions {
   progressEvery?: number;
   /** Write an instruction whose INSN record is already in the chunk as a 4-byte REF (default true). */
   refs?: boolean;
+  /** Write an access whose page mapping the chunk already holds as a 12-byte READ/WRITE-SHORT (default true). */
+  short?: boolean;
 }
 
 // TLB entry bits (src/cpu/constants.ts Tlb.Valid | Tlb.RFast): readable straight from `ram`.
@@ -125,6 +128,14 @@ export class TraceRecorder implements CpuTracer {
   private insnRef = false;
   /** Write repeated INSN records as REF records (RecorderOptions.refs). */
   private readonly refs: boolean;
+  /** RecorderOptions.short. */
+  private readonly short: boolean;
+  /**
+   * This chunk's page map, as a reader rebuilds it (Rec.ReadShort): by linear page, the physical
+   * page of the last full READ/WRITE record, valid where mapChunk holds the chunk's serial.
+   */
+  private readonly mapPhys = new Int32Array(1 << 20);
+  private readonly mapChunk = new Int32Array(1 << 20);
   /** This chunk's serial (process-wide, so an Insn's traceChunk never matches another recorder's chunk). */
   private serial = ++chunkSerial;
   /** Full INSN/FAULT records in this chunk so far (the next one's REF index). */
@@ -175,6 +186,7 @@ export class TraceRecorder implements CpuTracer {
     this.to = opts.to ?? Number.POSITIVE_INFINITY;
     this.only = opts.only === "user" ? 1 : opts.only === "kernel" ? 2 : 0;
     this.refs = opts.refs ?? true;
+    this.short = opts.short ?? true;
     this.buf = new Uint8Array(0);
     this.u32 = new Uint32Array(0);
     this.takeBuffer();
@@ -358,13 +370,23 @@ export class TraceRecorder implements CpuTracer {
     const w = this.pos >> 2;
     const u = this.u32;
     const kind = write ? Rec.Write : Rec.Read;
+    this.chunkRecords++;
+    this.counts[kind]++;
+    const lp = lin >>> 12;
+    if (!split && this.mapChunk[lp] === this.serial && this.mapPhys[lp] === phys >>> 12 && this.short) {
+      u[w] = (write ? Rec.WriteShort : Rec.ReadShort) | (size << 8);
+      u[w + 1] = lin;
+      u[w + 2] = value;
+      this.pos += SHORT_ACC_BYTES;
+      return;
+    }
+    this.mapChunk[lp] = this.serial;
+    this.mapPhys[lp] = phys >>> 12;
     u[w] = kind | (size << 8) | ((split ? AccFlag.Split : 0) << 16);
     u[w + 1] = lin;
     u[w + 2] = phys;
     u[w + 3] = value;
     this.pos += REC_BYTES;
-    this.chunkRecords++;
-    this.counts[kind]++;
     if (split) {
       u[w + 4] = Rec.Phys2;
       u[w + 5] = 0;

@@ -155,6 +155,8 @@ export function visitChunk(
   let acc: TraceAccess | null = null;
   /** Byte offsets of the chunk's full INSN/FAULT records (what REF records name). */
   const full: number[] = [];
+  /** Linear page -> physical page of the chunk's last full READ/WRITE on it (what short ones use). */
+  const pages = new Map<number, number>();
   let p = 0;
   const n = b.length;
   while (p < n) {
@@ -247,6 +249,24 @@ export function visitChunk(
         if (item === null) throw new TraceFormatError(`${where}: access record before any item at byte ${p}`);
         item.mem.push(a);
         acc = (b[p + 2] & AccFlag.Split) !== 0 ? a : null;
+        if (kind !== Rec.Implicit) pages.set(u[w + 1] >>> 12, u[w + 2] >>> 12);
+        break;
+      }
+      case Rec.ReadShort:
+      case Rec.WriteShort: {
+        const lin = u[w + 1];
+        const page = pages.get(lin >>> 12);
+        if (page === undefined) throw new TraceFormatError(`${where}: short access to an unmapped page at byte ${p}`);
+        if (item === null) throw new TraceFormatError(`${where}: access record before any item at byte ${p}`);
+        item.mem.push({
+          kind: kind === Rec.ReadShort ? "read" : "write",
+          lin,
+          phys: ((page << 12) | (lin & 0xfff)) >>> 0,
+          phys2: null,
+          size: b[p + 1],
+          value: u[w + 2],
+        });
+        acc = null;
         break;
       }
       case Rec.Phys2:

@@ -93,7 +93,7 @@ describe("native trace versions", () => {
     return b;
   }
 
-  it("reader_version1File_readsAndVersion3IsRefusedByName", async () => {
+  it("reader_version1File_readsAndTheNextVersionIsRefusedByName", async () => {
     const cs = chunks(3, 1 << 20);
     const file = write("brotli", false, cs, 1 << 20);
     expect(new DataView(file.buffer).getUint16(8, true)).toBe(TRACE_VERSION);

@@ -15,7 +15,7 @@ import { PortBus } from "../../src/bus/ports.ts";
 import { Reg } from "../../src/cpu/cpu.ts";
 import { BbvWriter } from "../../src/trace/bbv.ts";
 import { ChampSimWriter } from "../../src/trace/champsim.ts";
-import { Rec, RefBit } from "../../src/trace/format.ts";
+import { Rec, RefBit, recordSize } from "../../src/trace/format.ts";
 import { decodeChunk, TraceFormatError } from "../../src/trace/records.ts";
 import { type RawChunk, TraceRecorder } from "../../src/trace/recorder.ts";
 import { tempDir } from "../cli/helpers.ts";
@@ -73,7 +73,7 @@ describe.skipIf(!haveNasm())("REF records", () => {
   writeFileSync(src, PROGRAM);
   const asm = spawnSync("nasm", ["-f", "bin", "-o", bin, src]);
 
-  function run(refs: boolean): Output {
+  function run(refs: boolean, short = true): Output {
     expect(asm.status, asm.stderr?.toString()).toBe(0);
     const { cpu, mem } = flatCpu(bin, ORG);
     const raw: RawChunk[] = [];
@@ -86,7 +86,7 @@ describe.skipIf(!haveNasm())("REF records", () => {
         new ChampSimWriter({ write: (b) => cs.push(b.slice()) }),
         bbv,
       ],
-      { refs },
+      { refs, short },
     );
     rec.attach({ cpu, ports: new PortBus(), mem });
     cpu.run(1000);
@@ -104,10 +104,32 @@ describe.skipIf(!haveNasm())("REF records", () => {
     for (let p = 0; p < bytes.length; ) {
       const k = bytes[p];
       if (k === Rec.Ref) out.push(u[p >> 2]);
-      p += k === Rec.Ref ? 4 : k === Rec.Insn || k === Rec.Fault ? 32 : 16;
+      p += recordSize(k);
     }
     return out;
   }
+
+  /** How many READ/WRITE records of a raw chunk are short (no physical address). */
+  function shortAccesses(bytes: Uint8Array): number {
+    let n = 0;
+    for (let p = 0; p < bytes.length; p += recordSize(bytes[p]))
+      if (bytes[p] === Rec.ReadShort || bytes[p] === Rec.WriteShort) n++;
+    return n;
+  }
+
+  it("shortAccesses_loopWithFaultsAndInterrupts_decodeExactlyAsFullRecords", () => {
+    const on = run(true, true);
+    const off = run(true, false);
+    const decOn = on.raw.flatMap((c) => decodeChunk(c.bytes, c.firstIcount));
+    const decOff = off.raw.flatMap((c) => decodeChunk(c.bytes, c.firstIcount));
+    expect(decOn).toEqual(decOff);
+    const accesses = decOff.flatMap((r) => (r.type === "insn" || r.type === "fault" ? r.mem : [])).length;
+    const shorts = on.raw.reduce((s, c) => s + shortAccesses(c.bytes), 0);
+    expect(shorts).toBeGreaterThan(accesses / 2); // the loop's stack and data pages repeat
+    expect(off.raw.reduce((s, c) => s + shortAccesses(c.bytes), 0)).toBe(0);
+    expect(Buffer.compare(on.champsim, off.champsim)).toBe(0);
+    expect(on.bbv).toBe(off.bbv);
+  });
 
   it("refs_loopWithFaultsAndBranches_decodeExactlyAsFullRecords", () => {
     const on = run(true);
@@ -142,12 +164,25 @@ describe.skipIf(!haveNasm())("REF records", () => {
     const bytes = raw[0].bytes.slice();
     const u = new Uint32Array(bytes.buffer);
     let p = 0;
-    while (p < bytes.length && bytes[p] !== Rec.Ref) p += bytes[p] === Rec.Insn || bytes[p] === Rec.Fault ? 32 : 16;
+    while (p < bytes.length && bytes[p] !== Rec.Ref) p += recordSize(bytes[p]);
     expect(p).toBeLessThan(bytes.length);
     u[p >> 2] = Rec.Ref | (5000 << RefBit.IndexShift);
     expect(() => decodeChunk(bytes, raw[0].firstIcount, 0, Infinity, "t.bin chunk 0")).toThrow(TraceFormatError);
     expect(() => decodeChunk(bytes, raw[0].firstIcount, 0, Infinity, "t.bin chunk 0")).toThrow(
       /REF to a missing INSN record/,
+    );
+  });
+
+  it("shortAccess_toAPageTheChunkNeverMapped_isAFormatError", () => {
+    const { raw } = run(true);
+    const bytes = raw[0].bytes.slice();
+    const u = new Uint32Array(bytes.buffer);
+    let p = 0;
+    while (p < bytes.length && bytes[p] !== Rec.ReadShort && bytes[p] !== Rec.WriteShort) p += recordSize(bytes[p]);
+    expect(p).toBeLessThan(bytes.length);
+    u[(p >> 2) + 1] ^= 0x40000000; // a linear page no full record of the chunk mapped
+    expect(() => decodeChunk(bytes, raw[0].firstIcount, 0, Infinity, "t.bin chunk 0")).toThrow(
+      /t.bin chunk 0: short access to an unmapped page at byte/,
     );
   });
 });
