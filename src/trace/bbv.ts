@@ -12,7 +12,7 @@
  * identified by the physical address of its first instruction, so code shared
  * between address spaces (the kernel, shared libraries) is one block.
  */
-import { BranchKind, INSN_BYTES, REC_BYTES, REF_BYTES, Rec, RefBit, SHORT_ACC_BYTES } from "./format.ts";
+import { BranchKind, INSN_BYTES, REF_BYTES, Rec, RefBit, recordSize } from "./format.ts";
 import type { ByteSink } from "./native.ts";
 import type { ChunkSink, RawChunk } from "./recorder.ts";
 import { refTarget, u32Of } from "./records.ts";
@@ -65,7 +65,7 @@ export class BbvWriter implements ChunkSink {
         continue;
       } else {
         if (kind === Rec.Interrupt) this.newBlock = true;
-        p += kind === Rec.ReadShort || kind === Rec.WriteShort ? SHORT_ACC_BYTES : REC_BYTES;
+        p += recordSize(kind);
         continue;
       }
       // A retired instruction; its INSN record is at q.

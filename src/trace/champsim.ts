@@ -21,17 +21,7 @@ import { DECODE_GP, DECODE_UD, decode, Insn } from "../isa/decode.ts";
 import { BytesReader } from "../isa/disasm.ts";
 import { Opnd } from "../isa/opcodes.ts";
 import { AluOp, Op, ShiftOp } from "../isa/ops.ts";
-import {
-  BRANCH_TAKEN,
-  BranchKind,
-  INSN_BYTES,
-  Mode,
-  REC_BYTES,
-  REF_BYTES,
-  Rec,
-  RefBit,
-  SHORT_ACC_BYTES,
-} from "./format.ts";
+import { BRANCH_TAKEN, BranchKind, INSN_BYTES, Mode, REF_BYTES, Rec, RefBit, recordSize } from "./format.ts";
 import type { ByteSink } from "./native.ts";
 import type { ChunkSink, RawChunk } from "./recorder.ts";
 import { refTarget, u32Of } from "./records.ts";
@@ -585,7 +575,7 @@ export class ChampSimWriter implements ChunkSink {
           }
         }
       }
-      p += kind === Rec.ReadShort || kind === Rec.WriteShort ? SHORT_ACC_BYTES : REC_BYTES;
+      p += recordSize(kind);
     }
     this.records += n;
     if (n > 0)
