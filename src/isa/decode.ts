@@ -90,6 +90,12 @@ export class Insn {
   traceB2 = 0;
   traceB3 = 0;
   /**
+   * Set with traceWord: 0, or when the bytes encode `imm` as a direct near branch's displacement
+   * the way a trace reader decodes them (format.ts encodedRel): 1 | 2 (decoded as 32-bit code) |
+   * 4 (a 32-bit operand size).
+   */
+  traceRel = 0;
+  /**
    * Where the recorder last wrote this instruction's full INSN record: its chunk serial (0: none),
    * the record's ordinal among the chunk's INSN/FAULT records, and the EIP and mode byte it holds.
    * A later execution in the same chunk with the same EIP and mode is written as a REF to it.

@@ -1,5 +1,5 @@
 /**
- * The native trace format, version 1: the byte layout shared by the recorder
+ * The native trace format: the byte layout shared by the recorder
  * (writer side) and the reader. docs/TRACE_FORMAT.md is the description for
  * people; this file is the authority for numbers.
  *
@@ -12,6 +12,11 @@
  * already in the same chunk (same bytes, addresses, EIP and mode) is written
  * as a 4-byte reference to that record. Version 1 files (no REF, every record
  * 16-byte aligned) read the same way.
+ *
+ * Version 3 added READ-SHORT/WRITE-SHORT (no physical address when the chunk
+ * already mapped the page); version 4 leaves out the BRANCH record of a direct
+ * near branch (Jcc, LOOP, JCXZ, JMP rel, CALL rel) that went where its bytes
+ * say: the reader infers it (impliedTarget).
  */
 
 /** File magic: 0x89 "RTRCE" CR LF (like the capture log's, a different word). */
@@ -19,7 +24,7 @@ export const TRACE_MAGIC: Uint8Array = Uint8Array.of(0x89, 0x52, 0x54, 0x52, 0x4
 /** Last 8 bytes of a complete file. */
 export const TRACE_END_MAGIC: Uint8Array = Uint8Array.of(0x52, 0x54, 0x52, 0x43, 0x45, 0x45, 0x4e, 0x44); // "RTRCEEND"
 /** Bump when a record or structure changes meaning or layout. */
-export const TRACE_VERSION = 3;
+export const TRACE_VERSION = 4;
 /** Oldest version this code still reads. */
 export const TRACE_MIN_VERSION = 1;
 
@@ -183,6 +188,63 @@ export const REC_NAMES: Record<number, string> = {
   [Rec.Icount]: "icount",
   [Rec.Ref]: "ref",
 };
+
+/**
+ * Slot of the recorder's counts (and name in the trailer's) for branch outcomes written without a
+ * BRANCH record (version 4): counted under "branch" too, like REFs under "insn".
+ */
+export const IMPLIED_BRANCH_SLOT = 15;
+REC_NAMES[IMPLIED_BRANCH_SLOT] = "implied-branch";
+
+const PREFIXES = new Set([0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf3]);
+
+/** A direct near branch's encoded displacement and operand size (32-bit: true), as encodedRel reads them. */
+export interface EncodedRel {
+  rel: number;
+  o32: boolean;
+}
+
+/**
+ * The displacement a direct near branch encodes (Jcc, LOOPcc/LOOP/JCXZ, JMP rel, CALL rel; version
+ * 4) and its operand size, read from its `len` bytes as the processor does in 32-bit (`code32`) or
+ * 16-bit code; null for any other instruction. The displacement is always the instruction's last bytes.
+ */
+export function encodedRel(bytes: Uint8Array, len: number, code32: boolean): EncodedRel | null {
+  let k = 0;
+  let o32 = code32;
+  while (k < len && PREFIXES.has(bytes[k])) {
+    if (bytes[k] === 0x66) o32 = !code32;
+    k++;
+  }
+  if (k >= len) return null;
+  const op = bytes[k];
+  let size: number;
+  if ((op >= 0x70 && op <= 0x7f) || (op >= 0xe0 && op <= 0xe3) || op === 0xeb) size = 1;
+  else if (op === 0xe8 || op === 0xe9) size = o32 ? 4 : 2;
+  else if (op === 0x0f && k + 1 < len && bytes[k + 1] >= 0x80 && bytes[k + 1] <= 0x8f) {
+    k++;
+    size = o32 ? 4 : 2;
+  } else return null;
+  if (k + 1 + size !== len) return null;
+  let rel: number;
+  if (size === 1) rel = (bytes[k + 1] << 24) >> 24;
+  else if (size === 2) rel = ((bytes[k + 1] | (bytes[k + 2] << 8)) << 16) >> 16;
+  else rel = bytes[k + 1] | (bytes[k + 2] << 8) | (bytes[k + 3] << 16) | (bytes[k + 4] << 24);
+  return { rel, o32 };
+}
+
+/**
+ * The target EIP a reader infers (version 4) for a retired INSN of branch kind Cond, Jump or Call
+ * that no BRANCH record follows: the next instruction's EIP (wrapped at 64 KiB in 16-bit code) plus
+ * the displacement, wrapped at 64 KiB for a 16-bit operand size, in the same code segment, taken as
+ * the INSN's branch byte says. Null when the bytes encode no near displacement (a BRANCH follows).
+ */
+export function impliedTarget(bytes: Uint8Array, len: number, eip: number, code32: boolean): number | null {
+  const e = encodedRel(bytes, len, code32);
+  if (e === null) return null;
+  const fall = (eip + len) & (code32 ? -1 : 0xffff);
+  return ((fall + e.rel) & (e.o32 ? -1 : 0xffff)) >>> 0;
+}
 
 /** Size in bytes of a record of `kind`, or 0 for an unknown kind. */
 export function recordSize(kind: number): number {

@@ -26,6 +26,8 @@ import {
   AccFlag,
   BRANCH_TAKEN,
   BranchKind,
+  encodedRel,
+  IMPLIED_BRANCH_SLOT,
   INSN_BYTES,
   IntFlag,
   Mode,
@@ -77,6 +79,8 @@ export interface RecorderOptions {
   refs?: boolean;
   /** Write an access whose page mapping the chunk already holds as a 12-byte READ/WRITE-SHORT (default true). */
   short?: boolean;
+  /** Leave out the BRANCH record of a direct near branch that went where its bytes say (default true). */
+  implied?: boolean;
 }
 
 // TLB entry bits (src/cpu/constants.ts Tlb.Valid | Tlb.RFast): readable straight from `ram`.
@@ -130,6 +134,8 @@ export class TraceRecorder implements CpuTracer {
   private readonly refs: boolean;
   /** RecorderOptions.short. */
   private readonly short: boolean;
+  /** RecorderOptions.implied. */
+  private readonly implied: boolean;
   /**
    * This chunk's page map, as a reader rebuilds it (Rec.ReadShort): by linear page, the physical
    * page of the last full READ/WRITE record, valid where mapChunk holds the chunk's serial.
@@ -151,6 +157,10 @@ export class TraceRecorder implements CpuTracer {
   private bCs = 0;
   private bCsBase = 0;
   private bIpMask = 0;
+  /** The branch's operand size as a mask: the target wraps at 64 KiB for 16 bits. */
+  private bOpMask = 0;
+  /** The branch's outcome may be left to the reader (RecorderOptions.implied and its bytes allow it). */
+  private bImplied = false;
 
   // Physical writes seen through PhysicalMemory.write8 since the last callback.
   private pAddr = new Float64Array(256);
@@ -187,6 +197,7 @@ export class TraceRecorder implements CpuTracer {
     this.only = opts.only === "user" ? 1 : opts.only === "kernel" ? 2 : 0;
     this.refs = opts.refs ?? true;
     this.short = opts.short ?? true;
+    this.implied = opts.implied ?? true;
     this.buf = new Uint8Array(0);
     this.u32 = new Uint32Array(0);
     this.takeBuffer();
@@ -322,6 +333,13 @@ export class TraceRecorder implements CpuTracer {
       this.bCs = cpu.segSel[SEG_CS];
       this.bCsBase = cpu.segBase[SEG_CS];
       this.bIpMask = cpu.ipMask;
+      this.bOpMask = i.w === 2 ? 0xffff : -1;
+      // The reader infers the target from the bytes, with the mode byte's code size: the same
+      // displacement and sizes as here (format.ts impliedTarget).
+      this.bImplied =
+        this.implied &&
+        i.traceRel === (1 | (cpu.code32 ? 2 : 0) | (i.w === 2 ? 0 : 4)) &&
+        cpu.ipMask === (cpu.code32 ? -1 : 0xffff);
     }
     if (this.pN > 0) this.flushPending();
   }
@@ -349,7 +367,13 @@ export class TraceRecorder implements CpuTracer {
     i.traceB1 = words[1];
     i.traceB2 = words[2];
     i.traceB3 = words[3];
-    const w0 = Rec.Insn | (len << 8) | (branchKindOf(i.op) << 24);
+    const kind = branchKindOf(i.op);
+    const rel =
+      kind === BranchKind.Cond || kind === BranchKind.Jump || kind === BranchKind.Call
+        ? encodedRel(bytes, len, cpu.code32)
+        : null;
+    i.traceRel = rel !== null && rel.rel === i.imm ? 1 | (cpu.code32 ? 2 : 0) | (rel.o32 ? 4 : 0) : 0;
+    const w0 = Rec.Insn | (len << 8) | (kind << 24);
     i.traceWord = w0;
     return w0;
   }
@@ -549,7 +573,7 @@ export class TraceRecorder implements CpuTracer {
     let tLin: number;
     let tCs: number;
     if (kind === BranchKind.Cond) {
-      const target = (fall + this.bImm) & this.bIpMask;
+      const target = (fall + this.bImm) & this.bOpMask;
       taken = eip === target;
       tEip = target;
       tLin = (this.bCsBase + target) | 0;
@@ -564,6 +588,15 @@ export class TraceRecorder implements CpuTracer {
       if (this.insnRef) this.buf[p + 1] |= RefBit.Taken >> 8;
       else this.buf[p + 3] |= BRANCH_TAKEN;
     }
+    this.counts[Rec.Branch]++;
+    if (this.bImplied && tCs === (this.bCs & 0xffff)) {
+      // Where the bytes say (format.ts impliedTarget): the reader infers this record.
+      const target = (fall + this.bImm) & this.bOpMask;
+      if (tEip === target && tLin === ((this.bCsBase + target) | 0)) {
+        this.counts[IMPLIED_BRANCH_SLOT]++;
+        return;
+      }
+    }
     this.ensure(REC_BYTES);
     const w = this.pos >> 2;
     const u = this.u32;
@@ -573,7 +606,6 @@ export class TraceRecorder implements CpuTracer {
     u[w + 3] = 0;
     this.pos += REC_BYTES;
     this.chunkRecords++;
-    this.counts[Rec.Branch]++;
   }
 
   /** Remove from the pending physical writes the bytes of this data write (they are its own, not implicit). */

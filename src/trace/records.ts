@@ -10,6 +10,8 @@
  *   FAULT does not advance the count; an INTERRUPT raised inside an
  *   instruction (IntFlag.InInsn) takes that instruction's icount, any other
  *   the current icount.
+ * - A retired direct near branch (Jcc, LOOP, JCXZ, JMP rel, CALL rel) that no
+ *   BRANCH record follows went where its bytes say (version 4, impliedTarget).
  * - A REF is the INSN record it names (the chunk's n-th INSN/FAULT record),
  *   with its own kind (INSN, or FAULT when its fault bit is set) and its own
  *   branch-taken bit.
@@ -18,8 +20,10 @@ import {
   AccFlag,
   BRANCH_NAMES,
   BRANCH_TAKEN,
+  BranchKind,
   type BranchName,
   IntFlag,
+  impliedTarget,
   Mode,
   Rec,
   RefBit,
@@ -148,6 +152,7 @@ export function visitChunk(
   let icount = firstIcount;
   let last = firstIcount;
   let cs = 0;
+  let csBase = 0;
   let cr3 = 0;
   let item: TraceRecord | null = null;
   let insn: TraceInsn | null = null;
@@ -180,6 +185,7 @@ export function visitChunk(
       case Rec.Context:
         cs = b[p + 2] | (b[p + 3] << 8);
         cr3 = u[w + 1];
+        csBase = u[w + 2];
         break;
       case Rec.Icount:
         icount = u[w + 1] + u[w + 2] * 0x100000000;
@@ -207,6 +213,20 @@ export function visitChunk(
           mem: [],
           io: [],
         };
+        const bk = branchByte & 7;
+        if (kind === Rec.Insn && (bk === BranchKind.Cond || bk === BranchKind.Jump || bk === BranchKind.Call)) {
+          // Overwritten by a BRANCH record if one follows (always, before version 4).
+          const t = impliedTarget(rec.bytes, len, rec.eip, rec.code32);
+          if (t !== null) {
+            rec.branch = {
+              kind: BRANCH_NAMES[bk],
+              taken: (branchByte & BRANCH_TAKEN) !== 0,
+              target: (csBase + t) >>> 0,
+              targetEip: t,
+              targetCs: cs,
+            };
+          }
+        }
         last = icount;
         if (kind === Rec.Insn) icount++;
         flush();
