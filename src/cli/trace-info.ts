@@ -58,10 +58,16 @@ export async function traceInfoCommand(path: string, opts: { json?: boolean }): 
   }
   const n = (v: number): string => v.toLocaleString("en-US");
   const win = `${n(info.window.from)} .. ${info.window.to === null ? "end" : n(info.window.to)}`;
-  // REF records are instructions too (counted under insn/fault): shown as a share of those.
+  // REF records are instructions too (counted under insn/fault), and implied branch outcomes are
+  // counted under branch: each shown as a share of those.
   const refs = info.counts.ref ?? 0;
+  const implied = info.counts["implied-branch"] ?? 0;
+  const shares = [
+    refs > 0 ? `${n(refs)} of the insn and fault records as 4-byte REFs` : "",
+    implied > 0 ? `${n(implied)} branch outcomes implied by their instructions` : "",
+  ].filter((x) => x !== "");
   const kinds = Object.entries(info.counts)
-    .filter(([k, v]) => v > 0 && k !== "ref")
+    .filter(([k, v]) => v > 0 && k !== "ref" && k !== "implied-branch")
     .map(([k, v]) => `${k} ${n(v)}`)
     .join(", ");
   const lines = [
@@ -69,7 +75,7 @@ export async function traceInfoCommand(path: string, opts: { json?: boolean }): 
     `  source        ${info.source.log} (${n(info.source.logInstructions)} instructions, sha256 ${info.source.logSha256.slice(0, 16)}...)`,
     `  window        ${win}, ${info.only === "all" ? "all privilege levels" : `${info.only} only`}`,
     `  instructions  ${n(info.instructions)}${info.firstIcount === null ? "" : ` (icount ${n(info.firstIcount)} .. ${n((info.endIcount ?? 1) - 1)})`}`,
-    `  records       ${n(info.records)}: ${kinds}${refs > 0 ? ` (${n(refs)} of the insn and fault records as 4-byte REFs)` : ""}`,
+    `  records       ${n(info.records)}: ${kinds}${shares.length > 0 ? ` (${shares.join("; ")})` : ""}`,
     `  bytes         ${n(info.bytes)} in ${info.chunks} chunks, ${info.bytesPerInstruction.toFixed(2)} bytes per instruction (raw ${n(info.rawBytes)}, ${info.compressionRatio.toFixed(1)}x)`,
   ];
   process.stdout.write(`${lines.join("\n")}\n`);
