@@ -6,6 +6,9 @@ import { readFileSync } from "node:fs";
 import { PortBus } from "../../src/bus/ports.ts";
 import { Cpu, Reg } from "../../src/cpu/cpu.ts";
 import { PhysicalMemory } from "../../src/memory/physical.ts";
+import { BbvWriter } from "../../src/trace/bbv.ts";
+import { ChampSimWriter } from "../../src/trace/champsim.ts";
+import { type RawChunk, type RecorderOptions, TraceRecorder } from "../../src/trace/recorder.ts";
 import { cli, ROOT } from "../cli/helpers.ts";
 
 export const DEMO_DISK = join(ROOT, "fixtures/demo/demo.img");
@@ -30,6 +33,40 @@ export function flatCpu(bin: string, org: number): { cpu: Cpu; mem: PhysicalMemo
   cpu.eip = org;
   cpu.regs[Reg.ESP] = 0x8000;
   return { cpu, mem };
+}
+
+/** One recorded run as every consumer saw it: the raw chunks, the ChampSim bytes, the BBV text (interval 7). */
+export interface RecordedRun {
+  raw: RawChunk[];
+  champsim: Uint8Array;
+  bbv: string;
+  recorder: TraceRecorder;
+}
+
+/** Run `cpu` for at most `max` instructions with a recorder (`opts`) feeding raw chunks, ChampSim and BBV. */
+export function recordAll(cpu: Cpu, mem: PhysicalMemory, opts: RecorderOptions, max = 1000): RecordedRun {
+  const raw: RawChunk[] = [];
+  const cs: Uint8Array[] = [];
+  const bbvOut: Uint8Array[] = [];
+  const bbv = new BbvWriter({ write: (b) => bbvOut.push(b.slice()) }, 7);
+  const recorder = new TraceRecorder(
+    [
+      { chunk: (c) => raw.push({ ...c, bytes: c.bytes.slice() }) },
+      new ChampSimWriter({ write: (b) => cs.push(b.slice()) }),
+      bbv,
+    ],
+    opts,
+  );
+  recorder.attach({ cpu, ports: new PortBus(), mem });
+  cpu.run(max);
+  recorder.finish();
+  bbv.finish();
+  return {
+    raw,
+    champsim: new Uint8Array(Buffer.concat(cs)),
+    bbv: Buffer.concat(bbvOut).toString("latin1"),
+    recorder,
+  };
 }
 
 export function haveNasm(): boolean {

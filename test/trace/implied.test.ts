@@ -11,14 +11,10 @@ import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { PortBus } from "../../src/bus/ports.ts";
-import { BbvWriter } from "../../src/trace/bbv.ts";
-import { ChampSimWriter } from "../../src/trace/champsim.ts";
 import { encodedRel, IMPLIED_BRANCH_SLOT, impliedTarget, Rec, recordSize } from "../../src/trace/format.ts";
 import { decodeChunk, type TraceInsn } from "../../src/trace/records.ts";
-import { type RawChunk, TraceRecorder } from "../../src/trace/recorder.ts";
 import { tempDir } from "../cli/helpers.ts";
-import { flatCpu, haveNasm } from "./helpers.ts";
+import { flatCpu, haveNasm, type RecordedRun, recordAll } from "./helpers.ts";
 
 // Below 64 KiB, so that a 16-bit operand size's wrap leaves the target where it is.
 const ORG = 0x1000;
@@ -103,11 +99,8 @@ idtr:
   dd idt
 `;
 
-interface Output {
-  raw: RawChunk[];
+interface Output extends RecordedRun {
   implied: number;
-  champsim: Uint8Array;
-  bbv: string;
 }
 
 /** BRANCH records in a raw chunk (walking records by size). */
@@ -151,29 +144,9 @@ describe.skipIf(!haveNasm())("implied branch outcomes", () => {
   function run(implied: boolean): Output {
     expect(asm.status, asm.stderr?.toString()).toBe(0);
     const { cpu, mem } = flatCpu(bin, ORG);
-    const raw: RawChunk[] = [];
-    const cs: Uint8Array[] = [];
-    const bbvOut: Uint8Array[] = [];
-    const bbv = new BbvWriter({ write: (b) => bbvOut.push(b.slice()) }, 7);
-    const rec = new TraceRecorder(
-      [
-        { chunk: (c) => raw.push({ ...c, bytes: c.bytes.slice() }) },
-        new ChampSimWriter({ write: (b) => cs.push(b.slice()) }),
-        bbv,
-      ],
-      { implied },
-    );
-    rec.attach({ cpu, ports: new PortBus(), mem });
-    cpu.run(1000);
-    rec.finish();
-    bbv.finish();
+    const out = recordAll(cpu, mem, { implied });
     expect(cpu.halted).toBe(true);
-    return {
-      raw,
-      implied: rec.counts[IMPLIED_BRANCH_SLOT],
-      champsim: new Uint8Array(Buffer.concat(cs)),
-      bbv: Buffer.concat(bbvOut).toString("latin1"),
-    };
+    return { ...out, implied: out.recorder.counts[IMPLIED_BRANCH_SLOT] };
   }
 
   it("impliedBranches_everyDirectForm_decodeExactlyAsWrittenRecords", () => {

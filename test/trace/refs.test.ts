@@ -11,15 +11,11 @@ import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { PortBus } from "../../src/bus/ports.ts";
 import { Reg } from "../../src/cpu/cpu.ts";
-import { BbvWriter } from "../../src/trace/bbv.ts";
-import { ChampSimWriter } from "../../src/trace/champsim.ts";
 import { Rec, RefBit, recordSize } from "../../src/trace/format.ts";
 import { decodeChunk, TraceFormatError } from "../../src/trace/records.ts";
-import { type RawChunk, TraceRecorder } from "../../src/trace/recorder.ts";
 import { tempDir } from "../cli/helpers.ts";
-import { flatCpu, haveNasm } from "./helpers.ts";
+import { flatCpu, haveNasm, type RecordedRun, recordAll } from "./helpers.ts";
 
 const ORG = 0x10000;
 const LOOPS = 6;
@@ -60,12 +56,6 @@ idtr:
   dd idt
 `;
 
-interface Output {
-  raw: RawChunk[];
-  champsim: Uint8Array;
-  bbv: string;
-}
-
 describe.skipIf(!haveNasm())("REF records", () => {
   const dir = tempDir("refs");
   const src = join(dir, "refs.asm");
@@ -73,28 +63,13 @@ describe.skipIf(!haveNasm())("REF records", () => {
   writeFileSync(src, PROGRAM);
   const asm = spawnSync("nasm", ["-f", "bin", "-o", bin, src]);
 
-  function run(refs: boolean, short = true): Output {
+  function run(refs: boolean, short = true): RecordedRun {
     expect(asm.status, asm.stderr?.toString()).toBe(0);
     const { cpu, mem } = flatCpu(bin, ORG);
-    const raw: RawChunk[] = [];
-    const cs: Uint8Array[] = [];
-    const bbvOut: Uint8Array[] = [];
-    const bbv = new BbvWriter({ write: (b) => bbvOut.push(b.slice()) }, 7);
-    const rec = new TraceRecorder(
-      [
-        { chunk: (c) => raw.push({ ...c, bytes: c.bytes.slice() }) },
-        new ChampSimWriter({ write: (b) => cs.push(b.slice()) }),
-        bbv,
-      ],
-      { refs, short },
-    );
-    rec.attach({ cpu, ports: new PortBus(), mem });
-    cpu.run(1000);
-    rec.finish();
-    bbv.finish();
+    const out = recordAll(cpu, mem, { refs, short });
     expect(cpu.halted).toBe(true);
     expect(cpu.regs[Reg.ESI]).toBe(LOOPS); // the handler ran once per DIV
-    return { raw, champsim: new Uint8Array(Buffer.concat(cs)), bbv: Buffer.concat(bbvOut).toString("latin1") };
+    return out;
   }
 
   /** The REF words of a raw chunk (walking records by size). */
@@ -150,7 +125,7 @@ describe.skipIf(!haveNasm())("REF records", () => {
     expect(words.filter((w) => (w & RefBit.Fault) !== 0).length).toBe(LOOPS - 2);
     expect(words.filter((w) => (w & RefBit.Taken) !== 0).length).toBeGreaterThanOrEqual(LOOPS - 2);
     expect(off.raw.flatMap((c) => refWords(c.bytes)).length).toBe(0);
-    const size = (o: Output): number => o.raw.reduce((s, c) => s + c.bytes.length, 0);
+    const size = (o: RecordedRun): number => o.raw.reduce((s, c) => s + c.bytes.length, 0);
     expect(size(on)).toBeLessThan(size(off));
 
     expect(Buffer.compare(on.champsim, off.champsim)).toBe(0);
