@@ -566,6 +566,8 @@ export class TraceRecorder implements CpuTracer {
   private branch(cpu: Cpu, p: number): void {
     const kind = this.bKind;
     const fall = (this.bEip + this.bLen) & this.bIpMask;
+    // The target the bytes encode (a direct near branch's; meaningless for the others).
+    const encoded = (fall + this.bImm) & this.bOpMask;
     const eip = cpu.eip;
     const cs = cpu.segSel[SEG_CS] & 0xffff;
     let taken: boolean;
@@ -573,10 +575,9 @@ export class TraceRecorder implements CpuTracer {
     let tLin: number;
     let tCs: number;
     if (kind === BranchKind.Cond) {
-      const target = (fall + this.bImm) & this.bOpMask;
-      taken = eip === target;
-      tEip = target;
-      tLin = (this.bCsBase + target) | 0;
+      taken = eip === encoded;
+      tEip = encoded;
+      tLin = (this.bCsBase + encoded) | 0;
       tCs = this.bCs;
     } else {
       taken = kind !== BranchKind.Other || eip !== fall || cs !== this.bCs;
@@ -589,13 +590,10 @@ export class TraceRecorder implements CpuTracer {
       else this.buf[p + 3] |= BRANCH_TAKEN;
     }
     this.counts[Rec.Branch]++;
-    if (this.bImplied && tCs === (this.bCs & 0xffff)) {
-      // Where the bytes say (format.ts impliedTarget): the reader infers this record.
-      const target = (fall + this.bImm) & this.bOpMask;
-      if (tEip === target && tLin === ((this.bCsBase + target) | 0)) {
-        this.counts[IMPLIED_BRANCH_SLOT]++;
-        return;
-      }
+    // Where the bytes say (format.ts impliedTarget): the reader infers this record.
+    if (this.bImplied && tEip === encoded && tCs === (this.bCs & 0xffff) && tLin === ((this.bCsBase + encoded) | 0)) {
+      this.counts[IMPLIED_BRANCH_SLOT]++;
+      return;
     }
     this.ensure(REC_BYTES);
     const w = this.pos >> 2;
