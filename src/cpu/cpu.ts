@@ -56,6 +56,8 @@ export class Block {
   hits = 0;
   /** The compiled region (src/cpu/jit) holding this block, once it ran more than Cpu.jitThreshold times. */
   region: Region | null = null;
+  /** The same for the traced loop (runBlockTraced): a region that calls the trace hook. */
+  tregion: Region | null = null;
   constructor(
     readonly phys: number,
     readonly lin: number,
@@ -919,6 +921,7 @@ export class Cpu implements CodeReader {
       for (const b of map.values()) {
         b.valid = false;
         if (b.region !== null) b.region.valid = false;
+        if (b.tregion !== null) b.tregion.valid = false;
       }
     this.blocks16.clear();
     this.blocks32.clear();
@@ -940,6 +943,7 @@ export class Cpu implements CodeReader {
         if (!b.valid) continue;
         b.valid = false;
         if (b.region !== null) b.region.valid = false; // compiled code from this page is stale
+        if (b.tregion !== null) b.tregion.valid = false;
         (b.code32 ? this.blocks32 : this.blocks16).delete(b.phys);
         const other = b.page0 === page ? b.page1 : b.page0;
         if (other !== page && other >= 0 && other < this.ramPages && this.codePages[other] > 0) this.codePages[other]--;
@@ -1174,11 +1178,24 @@ export class Cpu implements CodeReader {
     return r;
   }
 
-  /** The same loop with the trace hook called around every instruction (chosen once per block). */
+  /**
+   * The same loop with the trace hook called around every instruction (chosen once per block).
+   * Hot blocks run in traced regions (compile.ts emitTraced), which call the hook as this loop does.
+   */
   private runBlockTraced(limit: number, t: CpuTracer): void {
     this.curEip = this.eip;
     const b = this.getBlock();
-    b.hits++;
+    const thr = this.jitThreshold;
+    if (++b.hits > thr && thr >= 0 && !this.intr && this.icount + b.n <= limit && t.replayBlock !== undefined) {
+      let r = b.tregion;
+      if (r !== null && !r.valid) b.tregion = r = null;
+      if (r === null) r = compileRegion(this, b, thr, true);
+      const before = this.icount;
+      if (runRegion(this, r, limit) === Exit.Declined) {
+        if (++r.misses > 16) r.valid = false;
+      } else if (this.icount !== before) return;
+      // Declined, or its first instruction needs the interpreter: interpret the block.
+    }
     const insns = b.insns;
     let n = b.n;
     if (this.icount + n > limit) n = limit - this.icount;

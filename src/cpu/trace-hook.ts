@@ -1,5 +1,6 @@
 import type { Insn } from "../isa/decode.ts";
 import type { Cpu } from "./cpu.ts";
+import type { TracedBlock } from "./jit/compile.ts";
 
 /**
  * What the CPU tells a tracer (src/trace) when one is attached (`cpu.tracer`).
@@ -28,4 +29,13 @@ export interface CpuTracer {
   retire(cpu: Cpu, i: Insn): void;
   /** Interrupt or exception delivery starts. `code` = error code or -1; `soft` = INT n/INT3/INTO. */
   interrupt(cpu: Cpu, vector: number, code: number, soft: boolean): void;
+  /**
+   * Optional, for the block compiler's traced regions (compile.ts emitTraced), which run only for a
+   * tracer that has both: `accLog`, where a region logs the linear address and value of each access
+   * (two slots each), and `replayBlock`, which must do exactly what the hooks above would have
+   * done for instructions k0..k1-1 of `block`, run from icount `icBase + k0`, the last of them
+   * going to `endEip`, with their accesses in the log from slot 0.
+   */
+  readonly accLog?: Int32Array;
+  replayBlock?(cpu: Cpu, block: TracedBlock, k0: number, k1: number, icBase: number, endEip: number): void;
 }

@@ -17,6 +17,7 @@
  * writes that is not part of an instruction's own data write as IMPLICIT.
  */
 import type { Cpu } from "../cpu/cpu.ts";
+import type { TracedBlock } from "../cpu/jit/compile.ts";
 import type { CpuTracer } from "../cpu/trace-hook.ts";
 import type { Insn } from "../isa/decode.ts";
 import type { Machine } from "../machine/machine.ts";
@@ -444,6 +445,34 @@ export class TraceRecorder implements CpuTracer {
       if (this.onProgress !== null) this.onProgress(ic);
     }
     if (ic >= this.to) this.detach();
+  }
+
+  /** Where a traced region logs its accesses (CpuTracer.accLog): linear address and value of each. */
+  readonly accLog = new Int32Array(4096);
+
+  /** Instructions k0..k1-1 of a traced region's block, as begin/mem/retire would record them (CpuTracer.replayBlock). */
+  replayBlock(cpu: Cpu, block: TracedBlock, k0: number, k1: number, icBase: number, endEip: number): void {
+    const log = this.accLog;
+    const insns = block.insns;
+    const eips = block.eips;
+    const start = block.accStart;
+    const kinds = block.accKinds;
+    let q = 0;
+    for (let k = k0; k < k1; k++) {
+      const i = insns[k];
+      cpu.curEip = eips[k];
+      cpu.icount = icBase + k;
+      if (k === 0) this.begin(cpu, i);
+      else this.beginNext(cpu, i);
+      for (let a = start[k], end = start[k + 1]; a < end; a++) {
+        const kind = kinds[a];
+        this.mem(cpu, log[q], kind & 7, kind > 7, log[q + 1]);
+        q += 2;
+      }
+      cpu.icount = icBase + k + 1;
+      cpu.eip = k + 1 < k1 ? eips[k + 1] : endEip;
+      this.retire(cpu, i);
+    }
   }
 
   interrupt(cpu: Cpu, vector: number, code: number, soft: boolean): void {

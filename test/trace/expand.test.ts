@@ -142,6 +142,33 @@ describe.skipIf(!ready)("expand of a demo capture", () => {
     expect(Buffer.compare(readFileSync(slow), readFileSync(FULL))).toBe(0);
   });
 
+  it("expand_tracedRegions_recordWhatTheInterpreterRecords", async () => {
+    // Hot blocks run as traced regions (compile.ts emitTraced), which log their accesses and hand
+    // them to the recorder per run of instructions. Every block compiled (threshold 0, so every
+    // emitter, side exit and interpreter call inside a region) and none (-1) must decode to the
+    // same records as the default expansion. REF records may differ in the bytes (a region and the
+    // interpreter can hold different decoded copies of one instruction), so records are compared.
+    for (const threshold of [-1, 0]) {
+      const out = join(dir, `jit${threshold}.bin`);
+      const before = jitStats.traced;
+      const r = await expandLog(LOG, {
+        out,
+        bios: bios!,
+        quiet: true,
+        onMachine: (m) => {
+          m.cpu.jitThreshold = threshold;
+        },
+      });
+      expect(r.replay.ok).toBe(true);
+      if (threshold === 0) expect(jitStats.traced - before).toBeGreaterThan(1000);
+      else expect(jitStats.traced).toBe(before);
+      const t = await openTrace(out);
+      const got = await all(t);
+      await t.close();
+      expect(mismatches(got, recs)).toEqual([]);
+    }
+  }, 300_000);
+
   it("expand_twiceFromOneLog_isByteIdentical", async () => {
     const again = join(dir, "again.bin");
     const r = await expand(["-o", again]);
@@ -176,13 +203,14 @@ describe.skipIf(!ready)("expand of a demo capture", () => {
   });
 
   it("expand_from_replaysUntracedAndCompiledUpToTheWindow", async () => {
-    // The recorder is attached at --from: before it the replay runs blocks compiled (a traced run
-    // interprets every instruction and compiles nothing), and the window is the full trace's slice.
+    // The recorder is attached at --from: before it the replay runs untraced, with blocks compiled
+    // to untraced regions, and the window is the full trace's slice.
     const from = 2_500_000;
     const to = 2_600_000;
     const out = join(dir, "ff.bin");
     let attachedAt = -1;
-    const regions = jitStats.regions;
+    let compiledBefore = 0;
+    const regions = jitStats.regions - jitStats.traced;
     const r = await expandLog(LOG, {
       out,
       bios: bios!,
@@ -196,7 +224,10 @@ describe.skipIf(!ready)("expand of a demo capture", () => {
           configurable: true,
           get: () => t,
           set: (v) => {
-            if (v !== null && attachedAt < 0) attachedAt = m.cpu.icount;
+            if (v !== null && attachedAt < 0) {
+              attachedAt = m.cpu.icount;
+              compiledBefore = jitStats.regions - jitStats.traced - regions;
+            }
             t = v;
           },
         });
@@ -204,7 +235,7 @@ describe.skipIf(!ready)("expand of a demo capture", () => {
     });
     expect(r.replay.ok).toBe(true);
     expect(attachedAt).toBe(from);
-    expect(jitStats.regions).toBeGreaterThan(regions);
+    expect(compiledBefore).toBeGreaterThan(0);
     const w = await openTrace(out);
     const got = await all(w);
     await w.close();

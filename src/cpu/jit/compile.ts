@@ -27,7 +27,7 @@ import { setFlagsFromString } from "node:v8";
 import type { Insn } from "../../isa/decode.ts";
 import type { Block, Cpu } from "../cpu.ts";
 import { execute } from "../exec.ts";
-import { emitInsn } from "./emit.ts";
+import { emitInsn, fallback } from "./emit.ts";
 import { bitsOf, Gen } from "./gen.ts";
 import { buildWasmRegion, type WasmRegionInfo } from "./wasm.ts";
 
@@ -150,7 +150,7 @@ const MAX_MERGED_INSNS = 600;
 const MAX_MERGED_SPAN = 64 << 10;
 
 /** Statistics for tests and the bench. */
-export const jitStats = { compiled: 0, cacheHits: 0, regions: 0, merged: 0, wasm: 0 };
+export const jitStats = { compiled: 0, cacheHits: 0, regions: 0, merged: 0, wasm: 0, traced: 0 };
 
 /** Compile regions to WebAssembly (wasm.ts) where the translator handles them; else JavaScript. */
 export let wasmRegions = process.env.RETRACE_WASM !== "0";
@@ -183,10 +183,11 @@ let osrOff = false;
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** Compile generated code into a region of `parts` (the factory is shared by identical sources). */
-function build(c: Cpu, gen: Generated, parts: readonly RegionBlock[]): Region {
+function build(c: Cpu, gen: Generated, parts: readonly RegionBlock[], traced = false): Region {
   // A one-off partial region (no parts) stays JavaScript: a WebAssembly module costs V8 a code
   // space of its own, and those run out when thousands are made for single runs (threshold 0).
-  if (wasmRegions && parts.length > 0) {
+  // A traced region too: its hook calls are calls into JavaScript, which V8 inlines there.
+  if (wasmRegions && parts.length > 0 && !traced) {
     const g = gen.wasm.g;
     const fn = buildWasmRegion(c, gen.wasm, gen.fallbacks, {
       csBase: gen.wasm.csBase,
@@ -232,7 +233,7 @@ function flatSegments(c: Cpu): number {
  * passes between regions through the run loop, and compiling is what costs most in cold code.
  * Sets `region` on every block compiled in and returns the region.
  */
-export function compileRegion(c: Cpu, b: Block, threshold: number): Region {
+export function compileRegion(c: Cpu, b: Block, threshold: number, traced = false): Region {
   const csBase = c.segBase[1];
   const members: Block[] = [b];
   const lins = new Set<number>([b.lin]);
@@ -256,14 +257,14 @@ export function compileRegion(c: Cpu, b: Block, threshold: number): Region {
         x.code32 === b.code32 &&
         x.lin >>> 12 === lp &&
         x.hits > warm &&
-        (x.region === null || !x.region.valid)
+        ((traced ? x.tregion : x.region) === null || !(traced ? x.tregion : x.region)!.valid)
       )
         others.push(x);
   }
   // The hottest first, up to a size V8 still optimises; one block per EIP (a second one is stale).
   others.sort((x, y) => y.hits - x.hits);
-  const maxInsns = wasmRegions ? WASM_REGION_INSNS : MAX_REGION_INSNS;
-  const maxSource = wasmRegions ? WASM_REGION_SOURCE : MAX_REGION_SOURCE;
+  const maxInsns = wasmRegions && !traced ? WASM_REGION_INSNS : MAX_REGION_INSNS;
+  const maxSource = wasmRegions && !traced ? WASM_REGION_SOURCE : MAX_REGION_SOURCE;
   let insns = b.n;
   for (const x of others) {
     if (insns + x.n > maxInsns || lins.has(x.lin)) continue;
@@ -272,14 +273,17 @@ export function compileRegion(c: Cpu, b: Block, threshold: number): Region {
     members.push(x);
   }
   let parts = members.map((x) => ({ block: x, count: x.n, eip: (x.lin - csBase) | 0 }));
-  let gen = generate(c, parts);
+  let gen = generate(c, parts, traced);
   while (gen.src.length > maxSource && parts.length > 1) {
     parts = parts.slice(0, Math.max(1, Math.floor((parts.length * 3) / 4)));
-    gen = generate(c, parts);
+    gen = generate(c, parts, traced);
   }
-  const region = build(c, gen, parts);
+  const region = build(c, gen, parts, traced);
   jitStats.regions++;
-  for (const p of parts) p.block.region = region;
+  if (traced) {
+    jitStats.traced++;
+    for (const p of parts) p.block.tregion = region;
+  } else for (const p of parts) p.block.region = region;
   return region;
 }
 
@@ -333,12 +337,16 @@ export interface Generated {
   wasm: WasmRegionInfo;
 }
 
-/** Generate the region of `parts` (exported for tests). */
-export function generate(c: Cpu, parts: readonly RegionBlock[]): Generated {
+/**
+ * Generate the region of `parts` (exported for tests). `traced`: for a CPU with a trace hook
+ * (emitTraced), JavaScript only.
+ */
+export function generate(c: Cpu, parts: readonly RegionBlock[], traced = false): Generated {
   const first = parts[0];
   const code32 = first.block.code32;
   const csBase = (first.block.lin - first.eip) | 0;
   const g = new Gen(code32, c.stack32, flatSegments(c), c.segLimit[1] >>> 0);
+  g.traced = traced;
   const ipMask = code32 ? -1 : 0xffff;
   // Dispatch: EIP minus the lowest block's EIP indexes a slot table.
   let winLin = first.block.lin;
@@ -358,12 +366,31 @@ export function generate(c: Cpu, parts: readonly RegionBlock[]): Generated {
     }
     let eip = eip0;
     let ended = false;
+    let info: TracedBlock | null = null;
+    if (traced) {
+      info = {
+        insns: block.insns.slice(0, count),
+        eips: new Int32Array(count),
+        accStart: new Uint16Array(count + 1),
+        accKinds: new Uint8Array(0),
+      };
+      g.blockInfo = g.fallbacks.length;
+      g.fallbacks.push(info);
+    }
     for (let k = 0; k < count; k++) {
       const i = block.insns[k];
       const next = (eip + i.len) & ipMask;
       if (DEBUG) g.emit(`// ${k}: op ${i.op}.${i.sub} w${i.w} mod${i.mod}`);
-      ended = emitInsn(g, i, k, eip, next, k === count - 1, count);
+      ended = traced
+        ? emitTraced(g, i, k, eip, next, k === count - 1, count)
+        : emitInsn(g, i, k, eip, next, k === count - 1, count);
       eip = next;
+    }
+    if (info !== null) {
+      info.eips.set(g.eips.slice(0, count));
+      info.accStart.set(g.accStart.slice(0, count));
+      info.accStart[count] = g.accKinds.length;
+      info.accKinds = Uint8Array.from(g.accKinds);
     }
     if (!ended) g.emit(`ic += ${count}; eip = ${eip};`);
     // An interpreter call may have loaded a segment register the region assumes flat.
@@ -387,6 +414,41 @@ export function generate(c: Cpu, parts: readonly RegionBlock[]): Generated {
     csBase,
   };
   return { src, fallbacks: g.fallbacks as Insn[], exits: Int32Array.from(g.exits), wasm };
+}
+
+/**
+ * What a traced region hands the tracer for one block (TraceRecorder.replayBlock): its
+ * instructions, their EIPs, and the size and direction of each logged access.
+ */
+export interface TracedBlock {
+  insns: readonly Insn[];
+  /** EIP of instruction k. */
+  eips: Int32Array;
+  /** Instruction k's accesses are accKinds[accStart[k]] .. accKinds[accStart[k + 1] - 1]. */
+  accStart: Uint16Array;
+  /** Per access: size | 8 for a write. */
+  accKinds: Uint8Array;
+}
+
+/**
+ * Instruction `i` of a traced region. The trace hook (src/cpu/trace-hook.ts) sees what the CPU's
+ * traced interpreter loop shows it: begin (beginNext after a block's first instruction), each
+ * access in order, retire, with the Cpu's icount, curEip and eip as that loop has them. A
+ * specialised instruction logs its accesses (gen.ts traceAcc), and the tracer replays each run of
+ * such instructions in one call where the run ends; a side exit (the interpreter executes the
+ * instruction instead) leaves no trace of the instruction it leaves before. An instruction whose
+ * code could fault (a segment check) goes to the interpreter, with the hooks around that call.
+ */
+function emitTraced(g: Gen, i: Insn, k: number, eip: number, next: number, last: boolean, n: number): boolean {
+  const m = g.mark();
+  let ended = emitInsn(g, i, k, eip, next, last, n);
+  if (g.faultable && !g.fellBack) {
+    g.restore(m);
+    ended = fallback(g, i, k, eip, next, last, n);
+  }
+  // A branch has counted its block in ic already and set eip.
+  if (last) g.emit(g.flushTrace(n, ended ? `ic - ${n}` : "ic", ended ? "eip" : String(next)));
+  return ended;
 }
 
 function assemble(
@@ -415,6 +477,7 @@ function assemble(
     .concat(g.flatUsed !== 0 ? ["(c.cr0 & 1) !== 0"] : [])
     .join(" && ");
   const decls: string[] = ["e = 0", "k = 0", "ke = 0", "x = 1", "rdm = 0", "wrm = 0", "pe = false"];
+  if (g.traced) decls.push("lp = 0");
   decls.push("fres = 0", "fcv = 0", "ftop = 31", "fovr = 0", "fbits = 0");
   if (multiPage) decls.push(`pg = (eip + ${csBase}) >>> 12`);
   for (const r of used) decls.push(`r${r} = 0`);
@@ -436,7 +499,7 @@ const X = RT.execute, PAR = RT.parity, PG = RT.pageCheck, S = new ${slots.length
 ${slots.join(" ")}
 return function region_${(first.block.lin >>> 0).toString(16)}(c, limit) {
   if (${guard.join(" || ")}) return 0;
-  const regs = c.regs, tlb = c.tlb, ram = c.ram, m16 = c.ram16, m32 = c.ram32;
+  const regs = c.regs, tlb = c.tlb, ram = c.ram, m16 = c.ram16, m32 = c.ram32${g.traced ? ", T = c.tracer, L = T.accLog" : ""};
   let ic = c.icount, eip = c.eip | 0, ${decls.join(", ")};
   ${modeLoad}
   ${regLoad}

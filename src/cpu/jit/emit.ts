@@ -69,6 +69,14 @@ export function emitInsn(g: Gen, i: Insn, k: number, eip: number, next: number, 
   const w = i.w;
   const mem = i.mod !== 3;
   g.beginInsn(k, eip);
+  // Traced: accesses a condition in the code decides (a CL count of zero, a failed compare)
+  // would need their hooks in the same branch; the interpreter records them as they happen.
+  if (
+    g.traced &&
+    mem &&
+    (i.op === Op.Cmpxchg || ((i.op === Op.ShiftE || i.op === Op.Shld || i.op === Op.Shrd) && i.imm2 === 1))
+  )
+    return fallback(g, i, k, eip, next, last, n);
   switch (i.op) {
     case Op.AluEG:
     case Op.AluGE:
@@ -650,12 +658,23 @@ function emitRotate(g: Gen, i: Insn): void {
  * Everything else: the interpreter's handler, with the locals written back before and
  * reloaded after; `k = -1` tells the fault handler that the Cpu fields are authoritative.
  */
-function fallback(g: Gen, i: Insn, k: number, eip: number, next: number, last: boolean, n: number): boolean {
+export function fallback(g: Gen, i: Insn, k: number, eip: number, next: number, last: boolean, n: number): boolean {
   const j = g.fallbacks.length;
   g.fallbacks.push(i);
   g.calledOut = true;
+  if (g.traced) {
+    // The instructions before this one go to the tracer first (that sets the Cpu's icount and EIPs).
+    g.emit(g.flushTrace(k, "ic", String(eip)));
+    g.flushFrom = k + 1;
+  }
   g.emitF(`@SYNC@ c.icount = ic + ${k}; c.curEip = ${eip}; c.eip = ${next}; k = -1;`);
-  g.emit(`X(c, FB[${j}]);`);
+  if (g.traced) {
+    // The trace hooks around the interpreter's handler, as its traced loop calls them (cpu.ts).
+    g.fellBack = true;
+    g.emit(
+      `T.${k === 0 ? "begin" : "beginNext"}(c, FB[${j}]); X(c, FB[${j}]); c.icount = ic + ${k + 1}; T.retire(c, FB[${j}]);`,
+    );
+  } else g.emit(`X(c, FB[${j}]);`);
   if (PURE_FALLBACK.has(i.op)) g.emit("@RELOAD@");
   else {
     // It may have loaded a segment register (LDS, LES...): generic segment code until the block ends.

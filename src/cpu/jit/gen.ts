@@ -68,6 +68,29 @@ export class Gen {
   symB = "";
   symR = "";
   symW = 4;
+  /**
+   * Traced mode (a region for `expand`, compile.ts emitTraced): each access of a specialised
+   * instruction appends its address and value to the tracer's log `L` (at `lp`), and its size and
+   * direction to `accKinds` (static). The tracer gets them, with the instructions, in one call
+   * per run of instructions (TraceRecorder.replayBlock), made where the run ends: before an
+   * interpreter call, at a side exit (the side-exited instruction's entries are dropped) and at
+   * the block's end.
+   */
+  traced = false;
+  /** Per access of the current block's traced instructions: size | (write ? 8 : 0). */
+  readonly accKinds: number[] = [];
+  /** accKinds.length when each instruction of the current block began. */
+  readonly accStart: number[] = [];
+  /** Traced mode: the first instruction of the current block not yet handed to the tracer. */
+  flushFrom = 0;
+  /** Traced mode: the FB index of the current block's info (compile.ts TracedBlock). */
+  blockInfo = -1;
+  /** Static EIPs of the current block's instructions (traced mode). */
+  readonly eips: number[] = [];
+  /** Traced mode: the current instruction emitted a statement that may fault (a segment check). */
+  faultable = false;
+  /** Traced mode: the current instruction went to the interpreter (its hooks are around that call). */
+  fellBack = false;
 
   constructor(
     readonly code32: boolean,
@@ -87,6 +110,47 @@ export class Gen {
     this.pendingFault = `k = ${k}; ke = ${eip};`;
     this.insnK = k;
     this.insnEip = eip;
+    this.faultable = false;
+    this.fellBack = false;
+    if (this.traced) {
+      this.accStart[k] = this.accKinds.length;
+      this.eips[k] = eip;
+    }
+  }
+
+  /**
+   * Traced mode: the statement handing instructions flushFrom..k-1 of the block to the tracer
+   * (`endEip`: where the last of them went), or "" when there are none.
+   */
+  flushTrace(k: number, icBase: string, endEip: string): string {
+    if (k <= this.flushFrom) return "";
+    return `T.replayBlock(c, FB[${this.blockInfo}], ${this.flushFrom}, ${k}, ${icBase}, ${endEip}); lp = 0;`;
+  }
+
+  /** What restore() needs to take back the code of an instruction (traced mode). */
+  mark(): { body: number; pendingFault: string; accs: number } {
+    return { body: this.body.length, pendingFault: this.pendingFault, accs: this.accKinds.length };
+  }
+
+  /**
+   * Drop the code emitted since `m` (traced mode: the instruction goes to the interpreter
+   * instead). What else it changed only widens the region's bookkeeping (registers loaded and
+   * stored, segments checked, unused temps and side exits); flag knowledge is forgotten.
+   */
+  restore(m: { body: number; pendingFault: string; accs: number }): void {
+    this.body.length = m.body;
+    this.pendingFault = m.pendingFault;
+    this.accKinds.length = m.accs;
+    this.faultable = false;
+    this.fellBack = false;
+    this.forgetFlags();
+  }
+
+  /** Traced mode: log an access (its value `v`, masked as the interpreter hands it to the hook). */
+  private traceAcc(w: number, lin: string, write: boolean, v: string): void {
+    const mask = !write ? "" : w === 1 ? " & 255" : w === 2 ? " & 65535" : " | 0";
+    this.emit(`L[lp] = ${lin}; L[lp + 1] = ${v}${mask}; lp += 2;`);
+    this.accKinds.push(w | (write ? 8 : 0));
   }
 
   /** Emit a statement that may fault: the fault handler then needs k/ke of this instruction. */
@@ -109,6 +173,10 @@ export class Gen {
   /** Start a block: temps and static flag knowledge are per block. */
   beginBlock(): void {
     this.temps = 0;
+    this.accKinds.length = 0;
+    this.accStart.length = 0;
+    this.eips.length = 0;
+    this.flushFrom = 0;
     this.calledOut = false;
     this.assumeFlat = true;
     this.recheckFlat = false;
@@ -235,6 +303,7 @@ export class Gen {
       return this.val(off);
     }
     this.segsUsed |= 1 << seg;
+    this.faultable = true;
     const o = this.val(off);
     const t = this.tmp();
     this.emitF(`${t} = f${seg} ? (s${seg} + ${o}) | 0 : c.segCheck(${seg}, ${o}, ${w}, ${write});`);
@@ -249,7 +318,9 @@ export class Gen {
   sideExit(): string {
     const x = this.exits.length >>> 1;
     this.exits.push(this.insnK, this.insnEip);
-    return `{ x = ${3 + x}; break loop; }`; // Exit.Side + x (compile.ts)
+    // Traced: the instructions before this one go to the tracer; this one's log entries are dropped.
+    const flush = this.traced ? this.flushTrace(this.insnK, "ic", String(this.insnEip)) : "";
+    return `{ ${flush} x = ${3 + x}; break loop; }`; // Exit.Side + x (compile.ts)
   }
 
   /**
@@ -266,6 +337,7 @@ export class Gen {
     if (w === 1) this.emit(`if (${miss}) ${this.sideExit()} ${v} = ram[${p}];`);
     else if (w === 2) this.emit(`if ((${lin} & 1) !== 0 || ${miss}) ${this.sideExit()} ${v} = m16[(${p}) >> 1];`);
     else this.emit(`if ((${lin} & 3) !== 0 || ${miss}) ${this.sideExit()} ${v} = m32[(${p}) >> 2];`);
+    if (this.traced) this.traceAcc(w, lin, false, v);
     return v;
   }
 
@@ -276,6 +348,7 @@ export class Gen {
     if (w === 1) this.emit(`if (${miss}) ${this.sideExit()} ram[${p}] = ${v};`);
     else if (w === 2) this.emit(`if ((${lin} & 1) !== 0 || ${miss}) ${this.sideExit()} m16[(${p}) >> 1] = ${v};`);
     else this.emit(`if ((${lin} & 3) !== 0 || ${miss}) ${this.sideExit()} m32[(${p}) >> 2] = ${v};`);
+    if (this.traced) this.traceAcc(w, lin, true, v);
   }
 
   /** Read-modify-write: the write permission is checked first (the interpreter's rmwLin). Returns [value, address]. */
@@ -287,12 +360,23 @@ export class Gen {
     this.emit(
       `if (${align}((e = tlb[${lin} >>> 12]) & wrm) !== wrm) ${this.sideExit()} ${p} = (e & -4096) | (${lin} & 4095); ${v} = ${get};`,
     );
+    if (this.traced) {
+      this.traceAcc(w, lin, false, v);
+      // The write's log entry needs this address, and a register named here may change before it.
+      this.rmwLin = lin;
+      this.rmwLinNow = /^r\d+$/.test(lin) ? this.copy(lin) : lin;
+    }
     return [v, p];
   }
 
-  rmwWrite(w: number, _lin: string, p: string, v: string): void {
+  rmwWrite(w: number, lin: string, p: string, v: string): void {
     this.emit(w === 1 ? `ram[${p}] = ${v};` : w === 2 ? `m16[${p} >> 1] = ${v};` : `m32[${p} >> 2] = ${v};`);
+    if (this.traced) this.traceAcc(w, lin === this.rmwLin ? this.rmwLinNow : lin, true, v);
   }
+
+  /** Traced mode: the last rmwRead's address, and a name holding its value. */
+  private rmwLin = "";
+  private rmwLinNow = "";
 
   // ------------------------------------------------------------------ stack
 
