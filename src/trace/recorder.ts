@@ -270,7 +270,7 @@ export class TraceRecorder implements CpuTracer {
       (cpu.code32 ? Mode.Code32 : 0) |
       ((cr0 >>> 31) << 5);
     this.lastMode = mode;
-    this.insnItem(cpu, i, ic, mode);
+    this.insnItem(cpu, i, ic, mode, cpu.curEip);
   }
 
   beginNext(cpu: Cpu, i: Insn): void {
@@ -284,16 +284,15 @@ export class TraceRecorder implements CpuTracer {
     this.open = true;
     this.recording = true;
     this.ensure(INSN_BYTES + 3 * REC_BYTES);
-    this.insnItem(cpu, i, ic, this.lastMode);
+    this.insnItem(cpu, i, ic, this.lastMode, cpu.curEip);
   }
 
-  /** The INSN record (or REF) of instruction `i`, recorded at icount `ic` with mode byte `mode`. */
-  private insnItem(cpu: Cpu, i: Insn, ic: number, mode: number): void {
+  /** The INSN record (or REF) of instruction `i` at `eip`, recorded at icount `ic` with mode byte `mode`. */
+  private insnItem(cpu: Cpu, i: Insn, ic: number, mode: number, eip: number): void {
     this.chained = false;
     const p = this.pos;
     const w = p >> 2;
     const u = this.u32;
-    const eip = cpu.curEip;
     let w0 = i.traceWord;
     if (w0 >= 0 && i.traceChunk === this.serial && i.traceEip === eip && i.traceMode === mode) {
       // The same record is already in this chunk: a 4-byte reference to it.
@@ -391,14 +390,40 @@ export class TraceRecorder implements CpuTracer {
       if (write) this.dropData(phys, phys2, lin, size);
       this.flushPending();
     }
+    if (!split) {
+      this.access(lin, phys, size, write, value);
+      return;
+    }
     this.ensure(2 * REC_BYTES);
     const w = this.pos >> 2;
     const u = this.u32;
     const kind = write ? Rec.Write : Rec.Read;
-    this.chunkRecords++;
+    this.chunkRecords += 2;
     this.counts[kind]++;
     const lp = lin >>> 12;
-    if (!split && this.mapChunk[lp] === this.serial && this.mapPhys[lp] === phys >>> 12 && this.short) {
+    this.mapChunk[lp] = this.serial;
+    this.mapPhys[lp] = phys >>> 12;
+    u[w] = kind | (size << 8) | (AccFlag.Split << 16);
+    u[w + 1] = lin;
+    u[w + 2] = phys;
+    u[w + 3] = value;
+    u[w + 4] = Rec.Phys2;
+    u[w + 5] = 0;
+    u[w + 6] = phys2;
+    u[w + 7] = 0;
+    this.pos += 2 * REC_BYTES;
+    this.counts[Rec.Phys2]++;
+  }
+
+  /** The record of an access that lies on one page: short when the chunk's page map has its page. */
+  private access(lin: number, phys: number, size: number, write: boolean, value: number): void {
+    this.ensure(REC_BYTES);
+    const w = this.pos >> 2;
+    const u = this.u32;
+    this.chunkRecords++;
+    this.counts[write ? Rec.Write : Rec.Read]++;
+    const lp = lin >>> 12;
+    if (this.mapChunk[lp] === this.serial && this.mapPhys[lp] === phys >>> 12 && this.short) {
       u[w] = (write ? Rec.WriteShort : Rec.ReadShort) | (size << 8);
       u[w + 1] = lin;
       u[w + 2] = value;
@@ -407,20 +432,11 @@ export class TraceRecorder implements CpuTracer {
     }
     this.mapChunk[lp] = this.serial;
     this.mapPhys[lp] = phys >>> 12;
-    u[w] = kind | (size << 8) | ((split ? AccFlag.Split : 0) << 16);
+    u[w] = (write ? Rec.Write : Rec.Read) | (size << 8);
     u[w + 1] = lin;
     u[w + 2] = phys;
     u[w + 3] = value;
     this.pos += REC_BYTES;
-    if (split) {
-      u[w + 4] = Rec.Phys2;
-      u[w + 5] = 0;
-      u[w + 6] = phys2;
-      u[w + 7] = 0;
-      this.pos += REC_BYTES;
-      this.chunkRecords++;
-      this.counts[Rec.Phys2]++;
-    }
   }
 
   retire(cpu: Cpu, _i: Insn): void {
@@ -450,7 +466,14 @@ export class TraceRecorder implements CpuTracer {
   /** Where a traced region logs its accesses (CpuTracer.accLog): linear address and value of each. */
   readonly accLog = new Int32Array(4096);
 
-  /** Instructions k0..k1-1 of a traced region's block, as begin/mem/retire would record them (CpuTracer.replayBlock). */
+  /**
+   * Instructions k0..k1-1 of a traced region's block, recorded as begin/mem/retire would record
+   * them (CpuTracer.replayBlock). The first goes through begin (or beginNext), which writes what
+   * an item start needs; the others write their records directly, and what retire does for each
+   * is done once at the end: no chunk is cut inside the run, which stays in one block (one context
+   * and mode), and a region's accesses lie on one page and walk no page tables. Where the run
+   * touches the window's edges or the privilege filter, every instruction takes the hooks.
+   */
   replayBlock(cpu: Cpu, block: TracedBlock, k0: number, k1: number, icBase: number, endEip: number): void {
     const log = this.accLog;
     const insns = block.insns;
@@ -458,20 +481,65 @@ export class TraceRecorder implements CpuTracer {
     const start = block.accStart;
     const kinds = block.accKinds;
     let q = 0;
+    if (this.pN > 0 || icBase + k0 < this.from || icBase + k1 >= this.to || !this.keepCpl(cpu.cpl)) {
+      for (let k = k0; k < k1; k++) {
+        const i = insns[k];
+        cpu.curEip = eips[k];
+        cpu.icount = icBase + k;
+        if (k === 0) this.begin(cpu, i);
+        else this.beginNext(cpu, i);
+        for (let a = start[k], end = start[k + 1]; a < end; a++) {
+          const kind = kinds[a];
+          this.mem(cpu, log[q], kind & 7, kind > 7, log[q + 1]);
+          q += 2;
+        }
+        cpu.icount = icBase + k + 1;
+        cpu.eip = k + 1 < k1 ? eips[k + 1] : endEip;
+        this.retire(cpu, i);
+      }
+      return;
+    }
     for (let k = k0; k < k1; k++) {
       const i = insns[k];
-      cpu.curEip = eips[k];
-      cpu.icount = icBase + k;
-      if (k === 0) this.begin(cpu, i);
-      else this.beginNext(cpu, i);
+      const eip = eips[k];
+      const ic = icBase + k;
+      if (k === k0) {
+        cpu.curEip = eip;
+        cpu.icount = ic;
+        if (k === 0) this.begin(cpu, i);
+        else this.beginNext(cpu, i);
+      } else {
+        this.ensure(INSN_BYTES + 3 * REC_BYTES);
+        this.insnItem(cpu, i, ic, this.lastMode, eip);
+      }
       for (let a = start[k], end = start[k + 1]; a < end; a++) {
         const kind = kinds[a];
-        this.mem(cpu, log[q], kind & 7, kind > 7, log[q + 1]);
+        const lin = log[q];
+        this.access(lin, cpu.physOf(lin), kind & 7, kind > 7, log[q + 1]);
         q += 2;
       }
-      cpu.icount = icBase + k + 1;
-      cpu.eip = k + 1 < k1 ? eips[k + 1] : endEip;
-      this.retire(cpu, i);
+      if (this.bKind !== BranchKind.None) {
+        cpu.eip = k + 1 < k1 ? eips[k + 1] : endEip;
+        this.branch(cpu, this.insnPos);
+      }
+    }
+    // What retire does, once for the run.
+    this.open = false;
+    this.insnPos = -1;
+    this.recording = false;
+    this.chained = true;
+    const n = k1 - k0;
+    this.instructions += n;
+    this.chunkInsns += n;
+    const ic = icBase + k1;
+    this.endIc = ic;
+    this.dNext = ic;
+    cpu.icount = ic;
+    cpu.eip = endEip;
+    if (this.pos >= this.chunkBytes) this.cut(ic);
+    if (ic >= this.nextProgress) {
+      this.nextProgress = ic + this.progressEvery;
+      if (this.onProgress !== null) this.onProgress(ic);
     }
   }
 
