@@ -3,8 +3,10 @@
  * through retrace's BIOS and syslinux, and directly; captured and replayed. Slow (billions of
  * instructions), so every test here states its budget.
  */
+import { execFile } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { runMachine } from "../../src/host/runner.ts";
 import { memDigest } from "../../src/machine/checksum.ts";
@@ -12,6 +14,7 @@ import { Machine } from "../../src/machine/machine.ts";
 import { LiveSession } from "../../src/nondet/session.ts";
 import { cli, ROOT, tempDir } from "../cli/helpers.ts";
 import { markedPages, unmarkedNonzeroPages } from "../machine/written-pages.ts";
+import { openTrace, type TraceRecord } from "../../src/trace/index.ts";
 
 const GUESTS = join(ROOT, "..", "shared", "guests");
 const have = existsSync(join(GUESTS, "linux.img")) && existsSync(join(ROOT, "src/firmware/bios.bin"));
@@ -147,10 +150,12 @@ describe.skipIf(!have)("Linux guest", () => {
     expect(r.code).toBe(0);
   }, 2_000_000);
 
+  const virtualLog = join(tempDir("linuxv"), "linux.log");
+
   it("linuxImg_captureVirtualClock_replaysExactly", async () => {
     // Regression: with the virtual clock, interrupts were once taken at block ends, which depend on
     // where earlier slices ended; replay (sliced at logged events) diverged at 2.61e9 instructions.
-    const log = join(tempDir("linuxv"), "linux.log");
+    const log = virtualLog;
     const c = await cli([
       "capture",
       join(GUESTS, "linux.img"),
@@ -166,4 +171,44 @@ describe.skipIf(!have)("Linux guest", () => {
     const r = await cli(["replay", log, "--json"]);
     expect(JSON.parse(r.stdout).ok, r.stdout).toBe(true);
   }, 2_000_000);
+
+  it("linuxImg_expandWindows_tracedRegionsRecordWhatTheInterpreterRecords", async () => {
+    // Uses the previous test's log. Two windows, in the kernel (paging, interrupts, per-CPU
+    // segments) and in userspace (process switches): every traced block compiled (threshold 0
+    // from the window on) and none (-1) must decode to the same records. Before the window the
+    // replay runs untraced with the default threshold.
+    expect(existsSync(virtualLog)).toBe(true);
+    const window = async (from: number, threshold: number): Promise<{ recs: TraceRecord[]; regions: number }> => {
+      const out = join(tempDir("linuxx"), `w${from}-${threshold}.bin`);
+      const script = join(ROOT, "test/linux/expand-window.ts");
+      const args = [
+        "--import",
+        "tsx",
+        script,
+        virtualLog,
+        String(from),
+        String(from + 300_000),
+        String(threshold),
+        out,
+      ];
+      // A child process: the expansion would block this worker longer than the test runner allows.
+      const child = await promisify(execFile)(process.execPath, args, { cwd: ROOT, encoding: "utf8" });
+      const f = await openTrace(out);
+      const recs: TraceRecord[] = [];
+      for await (const x of f.records()) recs.push(x);
+      await f.close();
+      return { recs, regions: Number(/traced regions (\d+)/.exec(child.stdout)?.[1] ?? -1) };
+    };
+    for (const from of [2_450_000_000, 2_800_000_000]) {
+      const compiled = await window(from, 0);
+      const interpreted = await window(from, -1);
+      expect(compiled.regions).toBeGreaterThan(20);
+      expect(interpreted.regions).toBe(0);
+      const [a, b] = [compiled.recs, interpreted.recs];
+      expect(a.filter((x) => x.type === "insn").length).toBe(300_000);
+      const differ = a.findIndex((x, k) => JSON.stringify(x) !== JSON.stringify(b[k]));
+      expect(differ === -1 ? null : [JSON.stringify(a[differ]), JSON.stringify(b[differ])]).toBeNull();
+      expect(a.length).toBe(b.length);
+    }
+  }, 600_000);
 });
