@@ -499,30 +499,94 @@ export class TraceRecorder implements CpuTracer {
       }
       return;
     }
+    // The first instruction: an item start (context, ICOUNT, chunk start), as the hooks do.
+    cpu.curEip = eips[k0];
+    cpu.icount = icBase + k0;
+    if (k0 === 0) this.begin(cpu, insns[k0]);
+    else this.beginNext(cpu, insns[k0]);
+    const mode = this.lastMode;
+    const serial = this.serial;
+    const mapChunk = this.mapChunk;
+    const mapPhys = this.mapPhys;
+    const short = this.short;
+    const tlb = cpu.tlb;
+    // The common case with the chunk position in a local: an instruction without a branch whose
+    // record is in the chunk (a REF), accesses whose page the chunk's map has (short records).
+    // Everything else goes through insnItem and access, with the position written back around them.
+    let refs = 0;
+    let reads = 0;
+    let writes = 0;
+    let u = this.u32;
+    let p = this.pos;
     for (let k = k0; k < k1; k++) {
       const i = insns[k];
-      const eip = eips[k];
-      const ic = icBase + k;
-      if (k === k0) {
-        cpu.curEip = eip;
-        cpu.icount = ic;
-        if (k === 0) this.begin(cpu, i);
-        else this.beginNext(cpu, i);
-      } else {
-        this.ensure(INSN_BYTES + 3 * REC_BYTES);
-        this.insnItem(cpu, i, ic, this.lastMode, eip);
+      if (k > k0) {
+        if (p + INSN_BYTES + 6 * REC_BYTES > this.buf.length) {
+          this.pos = p;
+          this.ensure(INSN_BYTES + 6 * REC_BYTES);
+          u = this.u32;
+        }
+        const eip = eips[k];
+        const w0 = i.traceWord;
+        if (
+          w0 >= 0 &&
+          w0 >>> 24 === BranchKind.None &&
+          i.traceChunk === serial &&
+          i.traceEip === eip &&
+          i.traceMode === mode
+        ) {
+          u[p >> 2] = Rec.Ref | (i.traceIdx << RefBit.IndexShift);
+          p += REF_BYTES;
+          refs++;
+        } else {
+          this.pos = p;
+          this.insnItem(cpu, i, icBase + k, mode, eip);
+          p = this.pos;
+          u = this.u32;
+        }
       }
       for (let a = start[k], end = start[k + 1]; a < end; a++) {
         const kind = kinds[a];
         const lin = log[q];
-        this.access(lin, cpu.physOf(lin), kind & 7, kind > 7, log[q + 1]);
+        const lp = lin >>> 12;
+        const pp = tlb[lp] >>> 12;
+        if (mapChunk[lp] === serial && mapPhys[lp] === pp && short) {
+          const w = p >> 2;
+          u[w] = (kind > 7 ? Rec.WriteShort : Rec.ReadShort) | ((kind & 7) << 8);
+          u[w + 1] = lin;
+          u[w + 2] = log[q + 1];
+          p += SHORT_ACC_BYTES;
+          if (kind > 7) writes++;
+          else reads++;
+        } else {
+          this.pos = p;
+          this.access(lin, cpu.physOf(lin), kind & 7, kind > 7, log[q + 1]);
+          p = this.pos;
+          u = this.u32;
+        }
         q += 2;
       }
+      if (k > k0 && i.traceWord >>> 24 === BranchKind.None) continue;
+      // A branch (its record went through insnItem, which set the branch fields).
       if (this.bKind !== BranchKind.None) {
+        this.pos = p;
         cpu.eip = k + 1 < k1 ? eips[k + 1] : endEip;
         this.branch(cpu, this.insnPos);
+        p = this.pos;
+        u = this.u32;
       }
     }
+    this.pos = p;
+    if (refs > 0) {
+      this.insnRef = true;
+      this.dLast = icBase + k1 - 1;
+      this.counts[Rec.Ref] += refs;
+      this.counts[Rec.Insn] += refs;
+      this.chunkRecords += refs;
+    }
+    this.counts[Rec.Read] += reads;
+    this.counts[Rec.Write] += writes;
+    this.chunkRecords += reads + writes;
     // What retire does, once for the run.
     this.open = false;
     this.insnPos = -1;
