@@ -484,10 +484,7 @@ export class TraceRecorder implements CpuTracer {
     if (this.pN > 0 || icBase + k0 < this.from || icBase + k1 >= this.to || !this.keepCpl(cpu.cpl)) {
       for (let k = k0; k < k1; k++) {
         const i = insns[k];
-        cpu.curEip = eips[k];
-        cpu.icount = icBase + k;
-        if (k === 0) this.begin(cpu, i);
-        else this.beginNext(cpu, i);
+        this.beginAt(cpu, i, k, eips[k], icBase + k);
         for (let a = start[k], end = start[k + 1]; a < end; a++) {
           const kind = kinds[a];
           this.mem(cpu, log[q], kind & 7, kind > 7, log[q + 1]);
@@ -500,10 +497,7 @@ export class TraceRecorder implements CpuTracer {
       return;
     }
     // The first instruction: an item start (context, ICOUNT, chunk start), as the hooks do.
-    cpu.curEip = eips[k0];
-    cpu.icount = icBase + k0;
-    if (k0 === 0) this.begin(cpu, insns[k0]);
-    else this.beginNext(cpu, insns[k0]);
+    this.beginAt(cpu, insns[k0], k0, eips[k0], icBase + k0);
     const mode = this.lastMode;
     const serial = this.serial;
     const mapChunk = this.mapChunk;
@@ -605,6 +599,14 @@ export class TraceRecorder implements CpuTracer {
       this.nextProgress = ic + this.progressEvery;
       if (this.onProgress !== null) this.onProgress(ic);
     }
+  }
+
+  /** Instruction k of a block begins at `eip`, icount `ic`, as the CPU's traced loop begins it. */
+  private beginAt(cpu: Cpu, i: Insn, k: number, eip: number, ic: number): void {
+    cpu.curEip = eip;
+    cpu.icount = ic;
+    if (k === 0) this.begin(cpu, i);
+    else this.beginNext(cpu, i);
   }
 
   interrupt(cpu: Cpu, vector: number, code: number, soft: boolean): void {
